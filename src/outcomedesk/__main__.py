@@ -1,0 +1,3 @@
+from outcomedesk.cli import main
+
+main()

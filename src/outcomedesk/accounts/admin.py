@@ -1,0 +1,50 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from outcomedesk.accounts.models import ApiToken, AssignmentGroup, Desk, DeskMembership, GroupMembership, User
+
+
+class DeskMembershipInline(admin.TabularInline):
+    model = DeskMembership
+    extra = 0
+
+
+class GroupMembershipInline(admin.TabularInline):
+    model = GroupMembership
+    extra = 0
+    autocomplete_fields = ("user",)
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ("username", "display_name", "email", "department", "is_service_manager", "away", "is_active")
+    list_filter = ("is_service_manager", "is_superuser", "away", "is_active", "desk_memberships__desk")
+    search_fields = ("username", "display_name", "email", "first_name", "last_name")
+    fieldsets = (
+        *BaseUserAdmin.fieldsets,  # type: ignore[misc]
+        ("Outcomedesk", {"fields": ("display_name", "department", "is_vip", "is_service_manager", "away",
+                                    "email_notifications")}),
+    )
+    inlines = [DeskMembershipInline]
+
+
+@admin.register(Desk)
+class DeskAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "confidential", "reopen_window_days", "is_active")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [DeskMembershipInline]
+
+
+@admin.register(AssignmentGroup)
+class AssignmentGroupAdmin(admin.ModelAdmin):
+    list_display = ("name", "desk", "assignment_method", "is_active")
+    list_filter = ("desk", "assignment_method")
+    search_fields = ("name",)
+    exclude = ("last_assigned",)
+    inlines = [GroupMembershipInline]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "user", "name", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "key_hash", "created_at", "last_used_at")

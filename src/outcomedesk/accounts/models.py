@@ -1,0 +1,119 @@
+"""People, desks (departments), desk roles, assignment groups and API tokens."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A person: requester, agent, manager or platform admin."""
+
+    display_name = models.CharField(max_length=150, blank=True)
+    department = models.CharField(max_length=120, blank=True, help_text="Requester's organisation unit")
+    is_vip = models.BooleanField(default=False)
+    is_service_manager = models.BooleanField(
+        default=False, help_text="Sees the figures and non-confidential tickets of every desk"
+    )
+    away = models.BooleanField(default=False, help_text="Skipped by automatic assignment")
+    email_notifications = models.BooleanField(default=True, help_text="Receive ticket e-mails")
+
+    class Meta:
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.get_full_name() or self.username
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+
+class Desk(models.Model):
+    """A department that runs a service desk (IT, HR, Facilities...); confidential desks hide their tickets."""
+
+    slug = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    confidential = models.BooleanField(
+        default=False, help_text="Tickets visible only to this desk's members and their requesters"
+    )
+    reopen_window_days = models.PositiveIntegerField(default=7, help_text="Days a requester may reopen a resolved ticket")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeskRole(models.TextChoices):
+    AGENT = "agent", "Agent"
+    MANAGER = "manager", "Desk manager"
+
+
+class DeskMembership(models.Model):
+    """A person working on a desk, as agent or desk manager."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="desk_memberships")
+    desk = models.ForeignKey(Desk, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=DeskRole.choices, default=DeskRole.AGENT)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "desk"], name="one_membership_per_desk")]
+
+    def __str__(self) -> str:
+        return f"{self.user} - {self.desk} ({self.role})"
+
+
+class AssignmentMethod(models.TextChoices):
+    ROUND_ROBIN = "round_robin", "Round robin"
+    LEAST_LOADED = "least_loaded", "Least loaded"
+    MANUAL = "manual", "Manual (group queue only)"
+
+
+class AssignmentGroup(models.Model):
+    """A team inside a desk that tickets are assigned to."""
+
+    desk = models.ForeignKey(Desk, on_delete=models.PROTECT, related_name="groups")
+    name = models.CharField(max_length=100)
+    email = models.EmailField(blank=True)
+    assignment_method = models.CharField(
+        max_length=20, choices=AssignmentMethod.choices, default=AssignmentMethod.MANUAL
+    )
+    members = models.ManyToManyField(User, through="GroupMembership", related_name="assignment_groups")
+    last_assigned = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["desk__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["desk", "name"], name="group_name_unique_in_desk")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GroupMembership(models.Model):
+    """A person in an assignment group."""
+
+    group = models.ForeignKey(AssignmentGroup, on_delete=models.CASCADE)
+    user = models.ForeignKey(User, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "user"], name="one_group_membership")]
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API; only its SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, default="cli")
+    prefix = models.CharField(max_length=12)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"

@@ -1,0 +1,126 @@
+"""Writes about people, desks, groups and tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from outcomedesk.accounts.models import ApiToken, AssignmentGroup, Desk, DeskMembership, GroupMembership, User
+from outcomedesk.core import clock
+from outcomedesk.core.errors import InvalidInput, NotFound
+
+TOKEN_PREFIX = "od_"
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def create_user(
+    username: str,
+    *,
+    email: str = "",
+    password: str | None = None,
+    display_name: str = "",
+    is_superuser: bool = False,
+    is_service_manager: bool = False,
+    check_password: bool = True,
+) -> User:
+    """Create a person; `password=None` makes an account that cannot log in with a password."""
+    errors: dict[str, str] = {}
+    username = username.strip()
+    if not username:
+        errors["username"] = "is required"
+    elif User.objects.filter(username__iexact=username).exists():
+        errors["username"] = f"{username!r} is already taken"
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["email"] = f"{email!r} is not a valid e-mail address"
+    if password is not None and check_password:
+        try:
+            validate_password(password, User(username=username, email=email))
+        except ValidationError as exc:
+            errors["password"] = " ".join(exc.messages)
+    if errors:
+        raise InvalidInput(errors)
+    user = User(
+        username=username,
+        email=email,
+        display_name=display_name,
+        is_superuser=is_superuser,
+        is_staff=is_superuser,
+        is_service_manager=is_service_manager,
+    )
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
+    user.save()
+    return user
+
+
+def add_to_desk(user: User, desk: Desk, role: str = "agent") -> DeskMembership:
+    membership, _ = DeskMembership.objects.update_or_create(user=user, desk=desk, defaults={"role": role})
+    return membership
+
+
+def add_to_group(user: User, group: AssignmentGroup) -> None:
+    GroupMembership.objects.get_or_create(user=user, group=group)
+
+
+def set_away(user: User, away: bool) -> None:
+    User.objects.filter(pk=user.pk).update(away=away)
+    user.away = away
+
+
+def set_notifications(user: User, enabled: bool) -> None:
+    User.objects.filter(pk=user.pk).update(email_notifications=enabled)
+    user.email_notifications = enabled
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    key: str
+
+
+def create_token(username: str, name: str = "cli") -> IssuedToken:
+    """Issue a bearer token; the key is shown once and only its hash is kept."""
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise NotFound(f"no active user named {username!r}", field="username")
+    key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name, prefix=key[:10], key_hash=_hash(key), created_at=clock.now()
+    )
+    return IssuedToken(token=token, key=key)
+
+
+def revoke_token(prefix: str) -> int:
+    return ApiToken.objects.filter(prefix=prefix, revoked_at__isnull=True).update(revoked_at=clock.now())
+
+
+def user_for_token(key: str) -> User | None:
+    """The active user a bearer key belongs to, or None."""
+    if not key.startswith(TOKEN_PREFIX):
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=_hash(key), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = clock.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

@@ -1,0 +1,177 @@
+"""Settings, read from the environment. Production-safe unless OUTCOMEDESK_DEBUG says otherwise."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from outcomedesk.config.env import env_bool, env_int, env_list, env_str
+
+DEBUG = env_bool("OUTCOMEDESK_DEBUG", False)
+DATA_DIR = Path(env_str("OUTCOMEDESK_DATA_DIR", str(Path.cwd() / "var"))).resolve()
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept (0600) in the data folder."""
+    key = env_str("OUTCOMEDESK_SECRET_KEY")
+    if key:
+        return key
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(64))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("OUTCOMEDESK_ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
+CSRF_TRUSTED_ORIGINS = env_list("OUTCOMEDESK_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "ninja",
+    "outcomedesk.core",
+    "outcomedesk.accounts",
+    "outcomedesk.cmdb",
+    "outcomedesk.tickets",
+    "outcomedesk.web",
+    "outcomedesk.portal",
+    "outcomedesk.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "outcomedesk.config.urls"
+WSGI_APPLICATION = "outcomedesk.config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "outcomedesk.web.context.navigation",
+            ],
+        },
+    }
+]
+
+# Database: SQLite (WAL) in the data folder unless DATABASE_URL names another.
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'outcomedesk.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;"
+        ),
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": env_str("OUTCOMEDESK_TEST_SQLITE", "") or None}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = env_str("OUTCOMEDESK_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = Path(env_str("OUTCOMEDESK_MEDIA_DIR", str(DATA_DIR / "attachments")))
+STORAGES = {
+    "default": {"BACKEND": env_str("OUTCOMEDESK_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Security: on by default; OUTCOMEDESK_HTTPS=false only for plain-HTTP trials on localhost.
+HTTPS = env_bool("OUTCOMEDESK_HTTPS", not DEBUG)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS and env_bool("OUTCOMEDESK_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("OUTCOMEDESK_HSTS_SECONDS", 31536000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("OUTCOMEDESK_BEHIND_PROXY", False) else None
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# E-mail: console by default; SMTP when OUTCOMEDESK_EMAIL_HOST is set.
+EMAIL_HOST = env_str("OUTCOMEDESK_EMAIL_HOST")
+EMAIL_BACKEND = env_str(
+    "OUTCOMEDESK_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("OUTCOMEDESK_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("OUTCOMEDESK_EMAIL_USER")
+EMAIL_HOST_PASSWORD = env_str("OUTCOMEDESK_EMAIL_PASSWORD")
+EMAIL_USE_TLS = env_bool("OUTCOMEDESK_EMAIL_TLS", False)
+EMAIL_USE_SSL = env_bool("OUTCOMEDESK_EMAIL_SSL", False)
+DEFAULT_FROM_EMAIL = env_str("OUTCOMEDESK_EMAIL_FROM", "Outcomedesk <servicedesk@localhost>")
+OUTCOMEDESK_BASE_URL = env_str("OUTCOMEDESK_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# Background work: Celery on a broker at scale; without a broker, the same tasks run in-process.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_ACKS_LATE = True
+CELERY_TIMEZONE = TIME_ZONE
+
+# Attachments
+ATTACHMENT_MAX_BYTES = env_int("OUTCOMEDESK_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+ATTACHMENT_ALLOWED_TYPES = env_list(
+    "OUTCOMEDESK_ATTACHMENT_TYPES",
+    [".png", ".jpg", ".jpeg", ".gif", ".pdf", ".txt", ".log", ".csv", ".docx", ".xlsx", ".pptx", ".zip", ".eml"],
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = ATTACHMENT_MAX_BYTES + 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# Pluggable backends (dotted paths); "auto" picks FTS5 on SQLite and tsvector on PostgreSQL.
+OUTCOMEDESK_SEARCH_BACKEND = env_str("OUTCOMEDESK_SEARCH_BACKEND", "auto")
+OUTCOMEDESK_SEARCH_LANGUAGE = env_str("OUTCOMEDESK_SEARCH_LANGUAGE", "english")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("OUTCOMEDESK_LOG_LEVEL", "WARNING")},
+}
+
+NINJA_PAGINATION_PER_PAGE = 50

@@ -1,0 +1,21 @@
+"""URL map: glue only."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from outcomedesk.api.api import api
+from outcomedesk.web import views as web_views
+
+admin.site.site_header = "Outcomedesk administration"
+admin.site.site_title = "Outcomedesk"
+
+urlpatterns = [
+    path("", web_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("desk/", include("outcomedesk.web.urls")),
+    path("portal/", include("outcomedesk.portal.urls")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,8 @@
+from django.http import HttpResponse
+
+
+def home(request):
+    return HttpResponse("ok")
+
+
+queue = ticket = home

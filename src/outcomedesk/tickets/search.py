@@ -1,0 +1,175 @@
+"""Full-text search over tickets: SQLite FTS5 or PostgreSQL tsvector behind one interface.
+
+The searchable text of a ticket lives in `SearchDocument`, kept current by the ticket services.
+Each backend returns ticket ids best first; visibility is applied by the caller (`search_tickets`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.db import connection
+from django.utils.module_loading import import_string
+
+from outcomedesk.core.html import html_to_text
+from outcomedesk.tickets.models import Comment, SearchDocument, Ticket
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Candidates fetched for staff before the visibility filter; staff see almost every desk.
+STAFF_CANDIDATES = 2000
+
+
+class SearchBackend(Protocol):
+    def ranked_ids(self, query: str, limit: int, within: Sequence[int] | None = None) -> list[int]: ...
+
+    def install(self) -> None: ...
+
+
+class SqliteFtsBackend:
+    """FTS5 external-content table over tickets_searchdocument, kept in sync by triggers."""
+
+    @staticmethod
+    def match_expression(query: str) -> str:
+        words = _WORD.findall(query)
+        if not words:
+            return ""
+        quoted = ['"' + w.replace('"', "") + '"' for w in words]
+        quoted[-1] += "*"  # the last word may be unfinished
+        return " ".join(quoted)
+
+    def ranked_ids(self, query: str, limit: int, within: Sequence[int] | None = None) -> list[int]:
+        expression = self.match_expression(query)
+        if not expression:
+            return []
+        sql = "SELECT rowid FROM tickets_search_fts WHERE tickets_search_fts MATCH %s"
+        params: list[Any] = [expression]
+        if within is not None:
+            if not within:
+                return []
+            sql += f" AND rowid IN ({','.join(['%s'] * len(within))})"
+            params += list(within)
+        sql += " ORDER BY rank LIMIT %s"
+        params.append(limit)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [row[0] for row in cursor.fetchall()]
+
+    def install(self) -> None:
+        with connection.cursor() as cursor:
+            for statement in SQLITE_DDL:
+                cursor.execute(statement)
+
+    def rebuild(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO tickets_search_fts(tickets_search_fts) VALUES('rebuild')")
+
+
+class PostgresFtsBackend:
+    """A GIN index on to_tsvector('english', body); queries in web-search syntax."""
+
+    def ranked_ids(self, query: str, limit: int, within: Sequence[int] | None = None) -> list[int]:
+        if not _WORD.search(query):
+            return []
+        sql = (
+            "SELECT ticket_id FROM tickets_searchdocument "
+            "WHERE to_tsvector('english', body) @@ websearch_to_tsquery('english', %s)"
+        )
+        params: list[Any] = [query]
+        if within is not None:
+            if not within:
+                return []
+            sql += " AND ticket_id = ANY(%s)"
+            params.append(list(within))
+        sql += (
+            " ORDER BY ts_rank_cd(to_tsvector('english', body), websearch_to_tsquery('english', %s)) DESC,"
+            " ticket_id DESC LIMIT %s"
+        )
+        params += [query, limit]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [row[0] for row in cursor.fetchall()]
+
+    def install(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(POSTGRES_DDL)
+
+    def rebuild(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("REINDEX INDEX tickets_searchdocument_fts")
+
+
+SQLITE_DDL = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS tickets_search_fts USING fts5(body, content='tickets_searchdocument', "
+    "content_rowid='ticket_id', tokenize='porter unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER IF NOT EXISTS tickets_search_ai AFTER INSERT ON tickets_searchdocument BEGIN "
+    "INSERT INTO tickets_search_fts(rowid, body) VALUES (new.ticket_id, new.body); END",
+    "CREATE TRIGGER IF NOT EXISTS tickets_search_ad AFTER DELETE ON tickets_searchdocument BEGIN "
+    "INSERT INTO tickets_search_fts(tickets_search_fts, rowid, body) VALUES('delete', old.ticket_id, old.body); END",
+    "CREATE TRIGGER IF NOT EXISTS tickets_search_au AFTER UPDATE ON tickets_searchdocument BEGIN "
+    "INSERT INTO tickets_search_fts(tickets_search_fts, rowid, body) VALUES('delete', old.ticket_id, old.body); "
+    "INSERT INTO tickets_search_fts(rowid, body) VALUES (new.ticket_id, new.body); END",
+]
+POSTGRES_DDL = (
+    "CREATE INDEX IF NOT EXISTS tickets_searchdocument_fts ON tickets_searchdocument "
+    "USING gin (to_tsvector('english', body))"
+)
+
+
+def backend() -> SearchBackend:
+    path = settings.OUTCOMEDESK_SEARCH_BACKEND
+    if path and path != "auto":
+        return import_string(path)()  # type: ignore[no-any-return]
+    if connection.vendor == "postgresql":
+        return PostgresFtsBackend()
+    return SqliteFtsBackend()
+
+
+def document_text(ticket: Ticket, comment_bodies: Iterable[str]) -> str:
+    parts = [ticket.number, ticket.title, ticket.description]
+    parts += [html_to_text(body) for body in comment_bodies]
+    return "\n".join(p for p in parts if p)
+
+
+def refresh_documents(ticket_ids: Iterable[int]) -> int:
+    """Rewrite the search documents of these tickets from their current text and comments."""
+    ids = list(ticket_ids)
+    bodies: dict[int, list[str]] = {}
+    for ticket_id, body in Comment.objects.filter(ticket_id__in=ids).order_by("id").values_list("ticket_id", "body"):
+        bodies.setdefault(ticket_id, []).append(body)
+    documents = [
+        SearchDocument(ticket_id=t.pk, body=document_text(t, bodies.get(t.pk, [])))
+        for t in Ticket.objects.filter(pk__in=ids).only("id", "number", "title", "description")
+    ]
+    SearchDocument.objects.bulk_create(
+        documents, update_conflicts=True, unique_fields=["ticket"], update_fields=["body"]
+    )
+    return len(documents)
+
+
+NUMBER = re.compile(r"^\s*(INC|REQ)\d{1,10}\s*$", re.IGNORECASE)
+
+
+def search_tickets(user: Any, query: str, limit: int = 20) -> list[Ticket]:
+    """Tickets matching `query` (a number, or words) that `user` may read, best first."""
+    from outcomedesk.accounts.queries import access_for
+    from outcomedesk.tickets.queries import visible_tickets
+
+    query = query.strip()
+    if not query:
+        return []
+    related = ("desk", "requester", "assignee", "group")
+    if NUMBER.match(query):
+        return list(visible_tickets(user).filter(number=query.upper()).select_related(*related))
+    access = access_for(user)
+    within: list[int] | None = None
+    if not (access.is_agent or access.is_admin):
+        # A requester's own tickets are few: search only those.
+        within = list(visible_tickets(user).values_list("pk", flat=True)[:10000])
+    ids = backend().ranked_ids(query, limit=STAFF_CANDIDATES if within is None else limit, within=within)
+    if not ids:
+        return []
+    found = {t.pk: t for t in visible_tickets(user).filter(pk__in=ids).select_related(*related)}
+    return [found[i] for i in ids if i in found][:limit]

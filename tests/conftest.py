@@ -1,0 +1,57 @@
+"""Personas: Alice requests, Bob is an IT agent, Hana is an HR agent, Carol is an outsider, Root is admin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+
+from outcomedesk.accounts.models import AssignmentGroup, Desk, User
+from tests import factories as f
+
+
+@dataclass
+class World:
+    it: Desk
+    hr: Desk
+    it_group: AssignmentGroup
+    hr_group: AssignmentGroup
+    alice: User  # requester
+    carol: User  # another requester
+    bob: User  # IT agent
+    dave: User  # IT desk manager
+    hana: User  # HR agent
+    root: User  # platform admin, not in HR
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    it = f.make_desk("it", name="IT")
+    hr = f.make_desk("hr", name="HR", confidential=True)
+    it_group = f.make_group(it, "Service Desk")
+    hr_group = f.make_group(hr, "People Team")
+    return World(
+        it=it,
+        hr=hr,
+        it_group=it_group,
+        hr_group=hr_group,
+        alice=f.make_user("alice", display_name="Alice Requester"),
+        carol=f.make_user("carol", display_name="Carol Other"),
+        bob=f.make_agent(it, "bob", group=it_group, display_name="Bob Agent"),
+        dave=f.make_agent(it, "dave", group=it_group, role="manager", display_name="Dave Manager"),
+        hana=f.make_agent(hr, "hana", group=hr_group, display_name="Hana HR"),
+        root=f.make_user("root", is_superuser=True),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+def client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
