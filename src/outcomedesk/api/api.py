@@ -1,3 +1,86 @@
-from ninja import NinjaAPI
+"""The REST API under /api/v1/: assembled from each app's router, with bearer-token and session auth."""
 
-api = NinjaAPI(title="Outcomedesk API", version="1")
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import APIKeyCookie, HttpBearer
+
+from outcomedesk.accounts.api import router as accounts_router
+from outcomedesk.accounts.services import user_for_token
+from outcomedesk.cmdb.api import router as cmdb_router
+from outcomedesk.core.errors import ServiceError
+from outcomedesk.tickets.api import router as tickets_router
+
+
+class BearerToken(HttpBearer):
+    """`Authorization: Bearer od_...`, tokens made with `outcomedesk token create USER`."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = user_for_token(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+class Session(APIKeyCookie):
+    """The browser session, with Django's CSRF check on unsafe methods."""
+
+    param_name = "sessionid"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_active:
+            return user
+        return None
+
+
+api = NinjaAPI(
+    title="Outcomedesk API",
+    version="1",
+    description="Incidents, requests and the service desk. Errors are JSON: "
+    '`{"detail": "...", "errors": [{"field": "title", "message": "is required"}]}`.',
+    auth=[BearerToken(), Session()],
+    urls_namespace="api-1",
+)
+api.add_router("/", accounts_router)
+api.add_router("/", cmdb_router)
+api.add_router("/", tickets_router)
+
+
+def _errors(request: HttpRequest, status: int, errors: list[dict[str, Any]]) -> HttpResponse:
+    detail = "; ".join(f"{e['field']}: {e['message']}" if e.get("field") else e["message"] for e in errors)
+    return api.create_response(request, {"detail": detail, "errors": errors}, status=status)
+
+
+@api.exception_handler(ServiceError)
+def service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    return _errors(request, exc.status, exc.as_dicts())
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = []
+    for item in exc.errors:
+        loc = [str(part) for part in item.get("loc", ()) if part not in ("body", "payload", "query", "params", "form",
+                                                                           "path", "file")]
+        errors.append({"field": ".".join(loc) or "body", "message": item.get("msg", "is invalid")})
+    return _errors(request, 400, errors)
+
+
+@api.exception_handler(AuthenticationError)
+def authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _errors(request, 401, [{"field": "Authorization", "message": "log in or send a valid bearer token"}])
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return _errors(request, exc.status_code, [{"field": None, "message": str(exc)}])
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _errors(request, 404, [{"field": None, "message": str(exc) or "not found"}])

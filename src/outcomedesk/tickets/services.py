@@ -94,7 +94,7 @@ def _level(errors: dict[str, str], name: str, value: Any) -> int | None:
 
 def _lock(ticket: Ticket | int) -> Ticket:
     pk = ticket.pk if isinstance(ticket, Ticket) else ticket
-    return Ticket.objects.select_for_update().select_related("desk", "group").get(pk=pk)
+    return Ticket.objects.select_for_update(of=("self",)).select_related("desk", "group").get(pk=pk)
 
 
 def _check_version(ticket: Ticket, expected_version: int | None) -> None:

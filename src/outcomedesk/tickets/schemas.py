@@ -1,0 +1,217 @@
+"""API shapes of tickets (pydantic, via django-ninja)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Schema
+from pydantic import Field
+
+from outcomedesk.tickets.models import Ticket
+
+
+class PersonRef(Schema):
+    id: int
+    username: str
+    name: str
+
+    @staticmethod
+    def resolve_name(obj: Any) -> str:
+        return str(obj)
+
+
+class NamedRef(Schema):
+    id: int
+    name: str
+
+
+class TicketSummary(Schema):
+    number: str
+    type: str
+    state: str
+    pending_reason: str
+    title: str
+    desk: str
+    priority: int
+    impact: int
+    urgency: int
+    group: NamedRef | None
+    assignee: PersonRef | None
+    requester: PersonRef
+    opened_at: datetime
+    updated_at: datetime
+    version: int
+
+    @staticmethod
+    def resolve_desk(obj: Ticket) -> str:
+        return obj.desk.slug
+
+
+class TicketOut(TicketSummary):
+    description: str
+    channel: str
+    service: NamedRef | None
+    category: NamedRef | None
+    tags: list[str]
+    watchers: list[PersonRef]
+    parent: str | None
+    duplicate_of: str | None
+    children: list[str]
+    related: list[str]
+    resolution_code: str
+    resolution_notes: str
+    reassignment_count: int
+    reopen_count: int
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+
+    @staticmethod
+    def resolve_tags(obj: Ticket) -> list[str]:
+        return sorted(t.name for t in obj.tags.all())
+
+    @staticmethod
+    def resolve_watchers(obj: Ticket) -> list[Any]:
+        return list(obj.watchers.all())
+
+    @staticmethod
+    def resolve_parent(obj: Ticket) -> str | None:
+        return obj.parent.number if obj.parent_id and obj.parent else None
+
+    @staticmethod
+    def resolve_duplicate_of(obj: Ticket) -> str | None:
+        return obj.duplicate_of.number if obj.duplicate_of_id and obj.duplicate_of else None
+
+    @staticmethod
+    def resolve_children(obj: Ticket) -> list[str]:
+        return list(obj.children.values_list("number", flat=True))
+
+    @staticmethod
+    def resolve_related(obj: Ticket) -> list[str]:
+        out = list(obj.links_out.values_list("target__number", flat=True))
+        return sorted(out + list(obj.links_in.values_list("source__number", flat=True)))
+
+
+class TicketPage(Schema):
+    items: list[TicketSummary]
+    page: int
+    page_size: int
+    has_more: bool
+
+
+class TicketCreate(Schema):
+    desk: str = Field(description="Desk slug or id")
+    title: str
+    description: str = ""
+    type: Literal["incident", "request"] = "incident"
+    requester: int | None = Field(None, description="User id; agents only (defaults to you)")
+    category: int | None = None
+    service: int | None = None
+    impact: int | None = Field(None, ge=1, le=3)
+    urgency: int | None = Field(None, ge=1, le=3)
+    channel: str = "api"
+    group: int | None = None
+    assignee: int | None = None
+    tags: list[str] = []
+    watchers: list[int] = []
+
+
+class TicketPatch(Schema):
+    """Only the fields you send change; `version` is the one you read (409 if someone changed it since)."""
+
+    version: int | None = Field(None, description="The version you read; omit to overwrite regardless")
+    title: str | None = None
+    description: str | None = None
+    type: Literal["incident", "request"] | None = None
+    category: int | None = None
+    service: int | None = None
+    impact: int | None = None
+    urgency: int | None = None
+    priority: int | None = None
+    group: int | None = None
+    assignee: int | None = None
+    requester: int | None = None
+    tags: list[str] | None = None
+    watchers: list[int] | None = None
+    parent: str | None = Field(None, description="Number of the parent ticket, or null to clear")
+
+
+class StateChange(Schema):
+    state: Literal["new", "assigned", "in_progress", "pending", "resolved", "closed", "cancelled"]
+    pending_reason: str = ""
+    resolution_code: str = ""
+    resolution_notes: str = ""
+    version: int | None = None
+
+
+class Reopen(Schema):
+    reason: str = ""
+    version: int | None = None
+
+
+class CommentIn(Schema):
+    body: str
+    public: bool = True
+
+
+class AttachmentOut(Schema):
+    id: int
+    filename: str
+    size: int
+    content_type: str
+    is_public: bool
+    created_at: datetime
+    url: str
+
+
+class CommentOut(Schema):
+    id: int
+    author: PersonRef | None
+    body: str = Field(description="Sanitised HTML")
+    public: bool
+    channel: str
+    created_at: datetime
+
+    @staticmethod
+    def resolve_public(obj: Any) -> bool:
+        return bool(obj.is_public)
+
+
+class AuditEventOut(Schema):
+    id: int
+    at: datetime
+    actor: PersonRef | None
+    channel: str
+    action: str
+    field: str
+    old_value: str
+    new_value: str
+
+
+class TimelineEntryOut(Schema):
+    at: datetime
+    kind: Literal["event", "comment"]
+    event: AuditEventOut | None
+    comment: CommentOut | None
+
+
+class LinkIn(Schema):
+    number: str
+
+
+class MergeIn(Schema):
+    into: str = Field(description="Number of the ticket that survives")
+
+
+class BulkIn(Schema):
+    numbers: list[str]
+    changes: dict[str, Any] = {}
+    state: str | None = None
+    pending_reason: str = ""
+    resolution_notes: str = ""
+    resolution_code: str = ""
+
+
+class BulkOut(Schema):
+    updated: list[str]

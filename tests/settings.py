@@ -1,0 +1,17 @@
+"""Test settings: the production settings with a throwaway data folder, plain HTTP and a fast hasher."""
+
+import os
+import tempfile
+
+_data = tempfile.mkdtemp(prefix="outcomedesk-test-")
+os.environ.setdefault("OUTCOMEDESK_SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 30)
+os.environ["OUTCOMEDESK_DATA_DIR"] = _data
+os.environ.setdefault("OUTCOMEDESK_HTTPS", "false")
+os.environ["OUTCOMEDESK_ALLOWED_HOSTS"] = "testserver,localhost,127.0.0.1"
+
+from outcomedesk.config.settings import *  # noqa: E402,F403
+from outcomedesk.config.settings import STATIC_ROOT  # noqa: E402
+
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
