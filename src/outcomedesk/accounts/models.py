@@ -38,7 +38,9 @@ class Desk(models.Model):
     confidential = models.BooleanField(
         default=False, help_text="Tickets visible only to this desk's members and their requesters"
     )
-    reopen_window_days = models.PositiveIntegerField(default=7, help_text="Days a requester may reopen a resolved ticket")
+    reopen_window_days = models.PositiveIntegerField(
+        default=7, help_text="Days a requester may reopen a resolved ticket"
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -102,6 +104,9 @@ class GroupMembership(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["group", "user"], name="one_group_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.group_id}"
 
 
 class ApiToken(models.Model):

@@ -24,7 +24,7 @@ class InvalidInput(ServiceError):
         if isinstance(errors, str):
             errors = {field or "__all__": errors}
         self.errors = errors
-        first_field, first_message = next(iter(errors.items()))
+        first_field = next(iter(errors))
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()), first_field)
 
     def as_dicts(self) -> list[dict[str, str | None]]:

@@ -25,7 +25,9 @@ class AuditEvent(models.Model):
     object_type = models.CharField(max_length=40)
     object_id = models.BigIntegerField()
     at = models.DateTimeField()
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.SYSTEM)
     action = models.CharField(max_length=40)
     field = models.CharField(max_length=60, blank=True)

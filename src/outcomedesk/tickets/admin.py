@@ -45,16 +45,16 @@ class TicketAdmin(admin.ModelAdmin):
     list_select_related = ("desk", "group", "assignee")
     show_full_result_count = False
 
-    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request):
         from outcomedesk.tickets.queries import visible_tickets
 
         return visible_tickets(request.user, super().get_queryset(request))
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request):
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from outcomedesk.core.errors import InvalidInput
 from outcomedesk.tickets import search
@@ -116,14 +116,9 @@ class TicketFilter:
         if self.state:
             qs = qs.filter(state__in=self.state)
         if self.desk:
-            ids = [d for d in self.desk if d.isdigit()]
+            desk_ids = [int(d) for d in self.desk if d.isdigit()]
             slugs = [d for d in self.desk if not d.isdigit()]
-            if slugs:
-                from django.db.models import Q
-
-                qs = qs.filter(Q(desk_id__in=ids) | Q(desk__slug__in=slugs))
-            else:
-                qs = qs.filter(desk_id__in=ids)
+            qs = qs.filter(Q(desk_id__in=desk_ids) | Q(desk__slug__in=slugs))
         if self.group:
             qs = qs.filter(group_id__in=self.group)
         if self.assignee == "me":
@@ -149,6 +144,6 @@ class TicketFilter:
         if self.tag:
             qs = qs.filter(tags__name=self.tag)
         if self.q:
-            ids = search.backend().ranked_ids(self.q, limit=search.STAFF_CANDIDATES)
-            qs = qs.filter(pk__in=ids)
+            matches = search.backend().ranked_ids(self.q, limit=search.STAFF_CANDIDATES)
+            qs = qs.filter(pk__in=matches)
         return qs.order_by(*SORTS[self.sort])

@@ -214,12 +214,18 @@ class TicketLink(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["source", "target"], name="one_link_per_pair")]
 
+    def __str__(self) -> str:
+        return f"{self.source_id} <-> {self.target_id}"
+
 
 class NumberSequence(models.Model):
     """The last number given per prefix (INC, REQ)."""
 
     prefix = models.CharField(max_length=8, primary_key=True)
     last = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}{self.last:07d}"
 
 
 class AssignmentRule(models.Model):
@@ -270,3 +276,6 @@ class SearchDocument(models.Model):
 
     ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, primary_key=True, related_name="search_document")
     body = models.TextField()
+
+    def __str__(self) -> str:
+        return f"search document of {self.ticket_id}"

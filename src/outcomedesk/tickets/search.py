@@ -121,7 +121,8 @@ POSTGRES_DDL = (
 def backend() -> SearchBackend:
     path = settings.OUTCOMEDESK_SEARCH_BACKEND
     if path and path != "auto":
-        return import_string(path)()  # type: ignore[no-any-return]
+        backend_class: type[SearchBackend] = import_string(path)
+        return backend_class()
     if connection.vendor == "postgresql":
         return PostgresFtsBackend()
     return SqliteFtsBackend()

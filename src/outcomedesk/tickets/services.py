@@ -477,7 +477,8 @@ def _apply_changes(actor: User, ticket: Ticket, changes: dict[str, Any], audit: 
 
 def _set_state(ticket: Ticket, state: str, actor: User | None, audit: AuditBatch, now: Any) -> None:
     """Record a state change and keep the timestamps METRICS.md needs."""
-    if ticket.state == State.NEW and state != State.NEW and _is_staff_of(actor, ticket) and not ticket.first_response_at:
+    leaves_new = ticket.state == State.NEW and state != State.NEW
+    if leaves_new and not ticket.first_response_at and _is_staff_of(actor, ticket):
         ticket.first_response_at = now
     audit.add("state", "state", ticket.state, state)
     ticket.state = state
@@ -706,7 +707,7 @@ def _store_attachment(ticket: Ticket, upload: UploadedFile, actor: User, *, comm
         created_at=now,
     )
     attachment.file.save(attachment.stored_name, upload, save=False)
-    _STORED_FILES.get().append((attachment.file.storage, attachment.file.name))
+    _STORED_FILES.get().append((attachment.file.storage, attachment.file.name or ""))
     attachment.save()
     batch = AuditBatch("ticket", ticket.pk, actor.pk, channel, now)
     batch.add("attached", "attachment", None, name)
