@@ -134,6 +134,9 @@ class Ticket(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField()
     version = models.PositiveIntegerField(default=1, help_text="Raised on every change; guards against lost updates")
+    external_ref = models.CharField(
+        max_length=100, blank=True, help_text="Reference in the system it was imported from (makes re-imports idempotent)"
+    )
 
     class Meta:
         ordering = ["priority", "opened_at"]
@@ -151,6 +154,9 @@ class Ticket(models.Model):
             models.Index(fields=["requester", "opened_at"], name="ticket_requester"),
             models.Index(fields=["opened_at"], name="ticket_opened"),
             models.Index(fields=["resolved_at"], name="ticket_resolved"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["external_ref"], condition=~Q(external_ref=""), name="one_ticket_per_ref"),
         ]
 
     def __str__(self) -> str:

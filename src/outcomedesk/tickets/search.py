@@ -134,6 +134,11 @@ def document_text(ticket: Ticket, comment_bodies: Iterable[str]) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def index_new_ticket(ticket: Ticket) -> None:
+    """The search document of a ticket that has no comments yet."""
+    SearchDocument.objects.create(ticket=ticket, body=document_text(ticket, []))
+
+
 def refresh_documents(ticket_ids: Iterable[int]) -> int:
     """Rewrite the search documents of these tickets from their current text and comments."""
     ids = list(ticket_ids)

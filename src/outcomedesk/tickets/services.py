@@ -261,6 +261,7 @@ def open_ticket(
     watchers: Iterable[Any] = (),
     parent: Ticket | None = None,
     attachments: Sequence[UploadedFile] = (),
+    external_ref: str = "",
 ) -> Ticket:
     """Open an incident or a request; routes it to a group (and an agent) when nobody is given."""
     errors: dict[str, str] = {}
@@ -274,6 +275,11 @@ def open_ticket(
     urgency_level = _level(errors, "urgency", urgency)
     for upload in attachments:
         _check_upload(errors, upload)
+    external_ref = external_ref.strip()
+    if external_ref:
+        existing = Ticket.objects.filter(external_ref=external_ref).values_list("number", flat=True).first()
+        if existing:
+            errors["external_ref"] = f"{external_ref!r} was already imported as {existing}"
     if desk_obj is None:
         raise InvalidInput(errors)
     staff = access_for(actor).works_on(desk_obj.pk)
@@ -311,6 +317,7 @@ def open_ticket(
             urgency=urgency_level,
             priority=priority_for(impact_level, urgency_level),
             parent=parent,
+            external_ref=external_ref[:100],
             opened_at=now,
             updated_at=now,
         )
@@ -334,7 +341,7 @@ def open_ticket(
         audit.save()
         for upload in attachments:
             _store_attachment(ticket, upload, actor, comment=None, public=True, channel=channel)
-        search.refresh_documents([ticket.pk])
+        search.index_new_ticket(ticket)
         _after_commit("created", ticket, actor)
     return ticket
 

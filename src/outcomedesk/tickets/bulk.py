@@ -1,0 +1,312 @@
+"""Bulk loads of tickets (history imports, benchmark data): the one write path that bypasses `services`.
+
+`services.open_ticket` writes one ticket with routing, notifications and ~20 queries; a history load of
+millions of rows cannot afford that. `load_tickets` validates rows in batches, reserves a block of numbers
+per batch with one UPDATE, and writes tickets, their comments, audit events and search documents with
+`bulk_create`. Nothing is routed or notified: rows arrive with their group, assignee and state decided.
+
+Each batch commits on its own, so `progress` reports work that is saved. Wrap the call in
+`transaction.atomic()` for all-or-none (the number sequence row then stays locked until the end).
+For large loads, `search_index_deferred()` drops the full-text index first and builds it once at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F
+
+from outcomedesk.accounts.models import AssignmentGroup, Desk, User
+from outcomedesk.core.audit import _as_text
+from outcomedesk.core.errors import InvalidInput
+from outcomedesk.core.html import to_safe_html
+from outcomedesk.core.models import AuditEvent, Channel
+from outcomedesk.tickets import search
+from outcomedesk.tickets.models import (
+    NUMBER_PREFIX,
+    Comment,
+    NumberSequence,
+    PendingReason,
+    SearchDocument,
+    State,
+    Ticket,
+    TicketType,
+)
+from outcomedesk.tickets.priority import priority_for
+from outcomedesk.tickets.services import TITLE_MAX
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class CommentRow:
+    """A reply or internal note of a loaded ticket; `body` is HTML or text and is sanitised on load."""
+
+    body: str
+    created_at: datetime
+    author_id: int | None = None
+    is_public: bool = True
+    channel: str = Channel.IMPORT
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One audit event of a loaded ticket (a state change, an assignment...)."""
+
+    action: str
+    at: datetime
+    field: str = ""
+    old_value: Any = None
+    new_value: Any = None
+    actor_id: int | None = None
+    channel: str = Channel.IMPORT
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    """One ticket to load, with ids of existing desks, groups and people; the number is given on load."""
+
+    desk_id: int
+    requester_id: int
+    title: str
+    opened_at: datetime
+    description: str = ""
+    type: str = TicketType.INCIDENT
+    state: str = State.NEW
+    group_id: int | None = None
+    assignee_id: int | None = None
+    impact: int = 3
+    urgency: int = 3
+    priority: int | None = None  # from the impact x urgency matrix when None
+    channel: str = Channel.IMPORT
+    pending_reason: str = ""
+    resolution_code: str = ""
+    resolution_notes: str = ""
+    updated_at: datetime | None = None  # opened_at when None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    comments: Sequence[CommentRow] = ()
+    events: Sequence[EventRow] = ()
+
+
+class _References:
+    """Ids known to exist, fetched once for desks and groups and per batch for people."""
+
+    def __init__(self) -> None:
+        self.desks = set(Desk.objects.values_list("pk", flat=True))
+        self.group_desk = dict(AssignmentGroup.objects.values_list("pk", "desk_id"))
+        self.users: set[int] = set()
+
+    def learn_users(self, ids: set[int]) -> None:
+        unknown = ids - self.users
+        if unknown:
+            self.users |= set(User.objects.filter(pk__in=unknown).values_list("pk", flat=True))
+
+
+def _check(row: TicketRow, position: int, refs: _References) -> dict[str, str]:
+    """Problems of one row as {"rows[N].field": message}; `position` counts rows from 1."""
+    errors: dict[str, str] = {}
+
+    def bad(field: str, message: str) -> None:
+        errors.setdefault(f"rows[{position}].{field}", message)
+
+    if row.desk_id not in refs.desks:
+        bad("desk_id", f"no desk {row.desk_id!r}")
+    if row.requester_id not in refs.users:
+        bad("requester_id", f"no user {row.requester_id!r}")
+    if row.group_id is not None:
+        desk = refs.group_desk.get(row.group_id)
+        if desk is None:
+            bad("group_id", f"no assignment group {row.group_id!r}")
+        elif desk != row.desk_id:
+            bad("group_id", f"assignment group {row.group_id} belongs to desk {desk}, not {row.desk_id}")
+    if row.assignee_id is not None and row.assignee_id not in refs.users:
+        bad("assignee_id", f"no user {row.assignee_id!r}")
+    title = row.title.strip()
+    if not title:
+        bad("title", "is required")
+    elif len(title) > TITLE_MAX:
+        bad("title", f"is {len(title)} characters long; at most {TITLE_MAX}")
+    if row.type not in TicketType.values:
+        bad("type", f"must be one of {', '.join(TicketType.values)}, not {row.type!r}")
+    if row.state not in State.values:
+        bad("state", f"must be one of {', '.join(State.values)}, not {row.state!r}")
+    if row.channel not in Channel.values:
+        bad("channel", f"must be one of {', '.join(Channel.values)}, not {row.channel!r}")
+    if row.pending_reason and row.pending_reason not in PendingReason.values:
+        bad("pending_reason", f"must be empty or one of {', '.join(PendingReason.values)}")
+    for name in ("impact", "urgency"):
+        if getattr(row, name) not in (1, 2, 3):
+            bad(name, f"must be 1, 2 or 3, not {getattr(row, name)!r}")
+    if row.priority is not None and row.priority not in range(1, 6):
+        bad("priority", f"must be 1 to 5, not {row.priority!r}")
+    for n, comment in enumerate(row.comments):
+        if comment.author_id is not None and comment.author_id not in refs.users:
+            bad(f"comments[{n}].author_id", f"no user {comment.author_id!r}")
+        if not comment.body.strip():
+            bad(f"comments[{n}].body", "is required")
+    for n, event in enumerate(row.events):
+        if event.actor_id is not None and event.actor_id not in refs.users:
+            bad(f"events[{n}].actor_id", f"no user {event.actor_id!r}")
+        if not event.action:
+            bad(f"events[{n}].action", "is required")
+    return errors
+
+
+def _reserve_numbers(prefix: str, count: int) -> int:
+    """Reserve `count` numbers of `prefix` with one UPDATE; returns the first. Call inside a transaction."""
+    if not NumberSequence.objects.filter(prefix=prefix).update(last=F("last") + count):
+        NumberSequence.objects.get_or_create(prefix=prefix)
+        NumberSequence.objects.filter(prefix=prefix).update(last=F("last") + count)
+    last = NumberSequence.objects.values_list("last", flat=True).get(prefix=prefix)
+    return last - count + 1
+
+
+def _write_batch(rows: list[TicketRow], sanitise: bool) -> None:
+    by_prefix: dict[str, int] = {}
+    for row in rows:
+        prefix = NUMBER_PREFIX[TicketType(row.type)]
+        by_prefix[prefix] = by_prefix.get(prefix, 0) + 1
+    next_number = {prefix: _reserve_numbers(prefix, count) for prefix, count in by_prefix.items()}
+    tickets: list[Ticket] = []
+    for row in rows:
+        prefix = NUMBER_PREFIX[TicketType(row.type)]
+        number = next_number[prefix]
+        next_number[prefix] = number + 1
+        tickets.append(
+            Ticket(
+                number=f"{prefix}{number:07d}",
+                type=row.type,
+                requester_id=row.requester_id,
+                desk_id=row.desk_id,
+                channel=row.channel,
+                group_id=row.group_id,
+                assignee_id=row.assignee_id,
+                title=row.title.strip(),
+                description=row.description.strip(),
+                impact=row.impact,
+                urgency=row.urgency,
+                priority=row.priority if row.priority is not None else priority_for(row.impact, row.urgency),
+                state=row.state,
+                pending_reason=row.pending_reason,
+                resolution_code=row.resolution_code[:40],
+                resolution_notes=row.resolution_notes,
+                opened_at=row.opened_at,
+                first_response_at=row.first_response_at,
+                resolved_at=row.resolved_at,
+                closed_at=row.closed_at,
+                updated_at=row.updated_at or row.opened_at,
+            )
+        )
+    Ticket.objects.bulk_create(tickets)
+
+    comments: list[Comment] = []
+    events: list[AuditEvent] = []
+    documents: list[SearchDocument] = []
+    for ticket, row in zip(tickets, rows, strict=True):
+        bodies = [to_safe_html(c.body) if sanitise else c.body for c in row.comments]
+        comments += [
+            Comment(ticket_id=ticket.pk, author_id=c.author_id, body=body, is_public=c.is_public,
+                    channel=c.channel, created_at=c.created_at)
+            for c, body in zip(row.comments, bodies, strict=True)
+        ]
+        events += [
+            AuditEvent(object_type="ticket", object_id=ticket.pk, at=e.at, actor_id=e.actor_id, channel=e.channel,
+                       action=e.action, field=e.field, old_value=_as_text(e.old_value),
+                       new_value=_as_text(e.new_value))
+            for e in row.events
+        ]
+        documents.append(SearchDocument(ticket_id=ticket.pk, body=search.document_text(ticket, bodies)))
+    Comment.objects.bulk_create(comments)
+    AuditEvent.objects.bulk_create(events)
+    SearchDocument.objects.bulk_create(documents)
+
+
+def _batches(rows: Iterable[TicketRow], size: int) -> Iterator[list[TicketRow]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def load_tickets(
+    rows: Iterable[TicketRow],
+    *,
+    batch_size: int = 5000,
+    progress: Progress | None = None,
+    sanitise: bool = True,
+) -> int:
+    """Validate and write `rows` batch by batch; returns how many tickets were written.
+
+    Raises InvalidInput naming every bad field of the first batch that has one, as `rows[N].field` with N
+    counted from 1 over the whole load; batches before it stay written. `sanitise=False` skips HTML
+    sanitising of comment bodies, for callers whose bodies are already safe (generated text).
+    """
+    if batch_size < 1:
+        raise InvalidInput({"batch_size": f"must be at least 1, not {batch_size}"})
+    refs = _References()
+    written = 0
+    for batch in _batches(rows, batch_size):
+        people: set[int] = set()
+        for row in batch:
+            people.add(row.requester_id)
+            if row.assignee_id is not None:
+                people.add(row.assignee_id)
+            people.update(c.author_id for c in row.comments if c.author_id is not None)
+            people.update(e.actor_id for e in row.events if e.actor_id is not None)
+        refs.learn_users(people)
+        errors: dict[str, str] = {}
+        for offset, row in enumerate(batch):
+            errors.update(_check(row, written + offset + 1, refs))
+        if errors:
+            raise InvalidInput(errors)
+        with transaction.atomic():
+            _write_batch(batch, sanitise)
+        written += len(batch)
+        if progress is not None:
+            progress(len(batch))
+    return written
+
+
+# --- the full-text index around a large load -------------------------------------------------------------
+
+def drop_search_index() -> None:
+    """Stop maintaining the full-text index (SQLite: triggers and FTS rows; PostgreSQL: the GIN index)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("DROP INDEX IF EXISTS tickets_searchdocument_fts")
+        elif connection.vendor == "sqlite":
+            for name in ("tickets_search_ai", "tickets_search_ad", "tickets_search_au"):
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+            cursor.execute("DROP TABLE IF EXISTS tickets_search_fts")
+
+
+def build_search_index() -> None:
+    """Create the full-text index over every search document, in one statement per database."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # More memory makes the GIN build sort in memory instead of merging runs on disk.
+            cursor.execute("SET maintenance_work_mem = '512MB'")
+            cursor.execute(search.POSTGRES_DDL)
+            cursor.execute("RESET maintenance_work_mem")
+            cursor.execute("ANALYZE tickets_searchdocument")
+        elif connection.vendor == "sqlite":
+            for statement in search.SQLITE_DDL:
+                cursor.execute(statement)
+            cursor.execute("INSERT INTO tickets_search_fts(tickets_search_fts) VALUES('rebuild')")
+
+
+@contextmanager
+def search_index_deferred() -> Iterator[None]:
+    """Drop the full-text index for the block and build it once after (also if the block fails)."""
+    drop_search_index()
+    try:
+        yield
+    finally:
+        build_search_index()
