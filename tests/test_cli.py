@@ -24,7 +24,8 @@ def run(*args: str) -> str:
 
 
 def test_createuser_with_desk_role(world: World) -> None:
-    run("createuser", "erin", "--email", "erin@example.org", "--password", "a long enough pass 42", "--desk", "it:manager")
+    run("createuser", "erin", "--email", "erin@example.org", "--password", "a long enough pass 42",
+        "--desk", "it:manager")
     erin = User.objects.get(username="erin")
     assert erin.check_password("a long enough pass 42")
     assert erin.desk_memberships.get().role == "manager"
@@ -81,9 +82,9 @@ def test_import_tickets_reports_bad_rows_and_is_idempotent(world: World, tmp_pat
 def test_import_names_missing_columns_and_unknown_formats(world: World, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("title,desk\nx,it\n")
-    with pytest.raises(CommandError, match="missing column.*requester"):
+    with pytest.raises(CommandError, match=r"missing column.*requester"):
         run("import", "tickets", str(bad), "--as", "bob", "--quiet")
-    with pytest.raises(CommandError, match="use a .csv or .jsonl"):
+    with pytest.raises(CommandError, match=r"use a \.csv or \.jsonl"):
         odd = tmp_path / "x.xml"
         odd.write_text("<x/>")
         run("import", "tickets", str(odd), "--as", "bob", "--quiet")

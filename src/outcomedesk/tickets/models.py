@@ -135,7 +135,7 @@ class Ticket(models.Model):
     updated_at = models.DateTimeField()
     version = models.PositiveIntegerField(default=1, help_text="Raised on every change; guards against lost updates")
     external_ref = models.CharField(
-        max_length=100, blank=True, help_text="Reference in the system it was imported from (makes re-imports idempotent)"
+        max_length=100, blank=True, help_text="Reference in the system it came from (re-imports skip it)"
     )
 
     class Meta:
