@@ -13,8 +13,14 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "outcomedesk.config.settings")
     from django.core.management import execute_from_command_line
 
+    from outcomedesk.config.env import ConfigError
+
     args = sys.argv[1:] if argv is None else argv
-    execute_from_command_line(["outcomedesk", *args])
+    try:
+        execute_from_command_line(["outcomedesk", *args])
+    except ConfigError as exc:
+        sys.stderr.write(f"outcomedesk: configuration error: {exc}\n")
+        sys.exit(2)
 
 
 if __name__ == "__main__":
