@@ -1,3 +1,5 @@
+"""The self-service portal under /portal/."""
+
 from django.urls import path
 
 from outcomedesk.portal import views
@@ -5,5 +7,12 @@ from outcomedesk.portal import views
 app_name = "portal"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("new/<slug:desk_slug>/", views.new_ticket, name="new_ticket"),
+    path("tickets/", views.my_tickets, name="tickets"),
     path("tickets/<str:number>/", views.ticket, name="ticket"),
+    path("tickets/<str:number>/reply/", views.reply, name="reply"),
+    path("tickets/<str:number>/reopen/", views.reopen, name="reopen"),
+    path("tickets/<str:number>/close/", views.close, name="close"),
+    path("tickets/<str:number>/cancel/", views.cancel, name="cancel"),
+    path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),
 ]

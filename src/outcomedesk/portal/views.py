@@ -1,8 +1,234 @@
-from django.http import HttpResponse
+"""The self-service portal: submit a ticket to a desk, follow your tickets, reply, reopen, close.
+
+Requesters see their own and watched tickets only, and never internal notes or internal files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from outcomedesk.accounts.models import Desk, User
+from outcomedesk.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from outcomedesk.core.models import Channel
+from outcomedesk.tickets import services
+from outcomedesk.tickets.models import OPEN_STATES, Attachment, Category, Level, State, Ticket, TicketType
+from outcomedesk.tickets.queries import get_visible_ticket, visible_tickets
+
+PER_PAGE = 50
+URGENCY_CHOICES = [
+    (str(Level.HIGH.value), "High: I cannot work"),
+    (str(Level.MEDIUM.value), "Medium: I can work around it"),
+    (str(Level.LOW.value), "Low: no rush"),
+]
 
 
-def home(request):
-    return HttpResponse("ok")
+def _user(request: HttpRequest) -> User:
+    return cast(User, request.user)
 
 
-queue = ticket = home
+def _posted(data: QueryDict, name: str) -> str:
+    return str(data.get(name, "")).strip()
+
+
+def _mine(user: User) -> QuerySet[Ticket]:
+    """Tickets the person asked for or watches: the portal shows no others, whatever their role."""
+    watched = Ticket.watchers.through.objects.filter(user_id=user.pk).values("ticket_id")
+    return visible_tickets(user).filter(Q(requester_id=user.pk) | Q(pk__in=watched))
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The desks one can ask for help, and the person's open tickets."""
+    user = _user(request)
+    open_tickets = list(
+        _mine(user).filter(state__in=OPEN_STATES).select_related("desk").order_by("-opened_at")[:10]
+    )
+    return render(request, "portal/home.html", {
+        "desks": list(Desk.objects.filter(is_active=True)),
+        "open_tickets": open_tickets,
+    })
+
+
+def _active_desk(slug: str) -> Desk:
+    return get_object_or_404(Desk, slug=slug, is_active=True)
+
+
+@login_required
+def new_ticket(request: HttpRequest, desk_slug: str) -> HttpResponse:
+    """The submission form of one desk; posting opens the ticket through `open_ticket`."""
+    desk = _active_desk(desk_slug)
+    errors: dict[str, str] = {}
+    values: dict[str, str] = {"type": TicketType.INCIDENT, "urgency": str(Level.LOW.value)}
+    if request.method == "POST":
+        data = request.POST
+        values = {
+            name: _posted(data, name) for name in (
+            "title", "description", "category", "urgency", "type")
+        }
+        try:
+            ticket = services.open_ticket(
+                _user(request), desk=desk, title=values["title"],
+                description=str(data.get("description", "")),
+                type=values["type"] or TicketType.INCIDENT, category=values["category"] or None,
+                urgency=values["urgency"] or None, channel=Channel.PORTAL,
+                attachments=list(request.FILES.getlist("attachments")),
+            )
+        except InvalidInput as exc:
+            errors = exc.errors
+        else:
+            messages.success(request, f"Thank you. Your ticket {ticket.number} has been received.")
+            return redirect("portal:ticket", ticket.number)
+    elif request.method != "GET":
+        return HttpResponse(status=405)
+    return render(request, "portal/new_ticket.html", {
+        "desk": desk,
+        "categories": list(Category.objects.filter(desk=desk, is_active=True)),
+        "urgencies": URGENCY_CHOICES,
+        "types": TicketType.choices,
+        "values": values,
+        "errors": errors,
+    }, status=400 if errors else 200)
+
+
+@login_required
+@require_GET
+def my_tickets(request: HttpRequest) -> HttpResponse:
+    """The person's tickets, newest first, 50 a page (one extra row says whether there is a next page)."""
+    user = _user(request)
+    show = request.GET.get("show", "open")
+    qs = _mine(user).select_related("desk", "assignee").order_by("-opened_at", "-id")
+    if show == "open":
+        qs = qs.filter(state__in=OPEN_STATES)
+    elif show != "all":
+        show = "all"
+    raw = request.GET.get("page", "1")
+    page = int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    start = (page - 1) * PER_PAGE
+    rows = list(qs[start : start + PER_PAGE + 1])
+    return render(request, "portal/tickets.html", {
+        "tickets": rows[:PER_PAGE], "page": page, "has_next": len(rows) > PER_PAGE, "has_previous": page > 1,
+        "show": show,
+    })
+
+
+def _portal_ticket(request: HttpRequest, number: str) -> Ticket:
+    ticket = get_visible_ticket(request.user, number, queryset=_mine(_user(request)))
+    if ticket is None:
+        raise Http404(f"no ticket {number}")
+    return ticket
+
+
+def _ticket_context(request: HttpRequest, ticket: Ticket, errors: dict[str, dict[str, str]],
+                    reply_body: str = "") -> dict[str, Any]:
+    public_files = Attachment.objects.filter(is_public=True)
+    comments = (
+        ticket.comments.filter(is_public=True)
+        .select_related("author")
+        .prefetch_related(Prefetch("attachments", queryset=public_files))
+    )
+    return {
+        "ticket": ticket,
+        "comments": list(comments),
+        "attachments": list(ticket.attachments.filter(comment__isnull=True, is_public=True)),
+        "errors": errors,
+        "reply_body": reply_body,
+        "own": ticket.requester_id == request.user.pk,
+        "states": State,
+    }
+
+
+@login_required
+@require_GET
+def ticket(request: HttpRequest, number: str) -> HttpResponse:
+    found = _portal_ticket(request, number)
+    return render(request, "portal/ticket.html", _ticket_context(request, found, {}))
+
+
+def _perform(request: HttpRequest, ticket: Ticket, form: str, action: Callable[[], object], done: str,
+             reply_body: str = "") -> HttpResponse:
+    """Run one service call; show its complaint beside the form's button or field, else back to the ticket."""
+    try:
+        action()
+    except (InvalidInput, Conflict) as exc:
+        errors = exc.errors if isinstance(exc, InvalidInput) else {"state": exc.message}
+        context = _ticket_context(request, ticket, {form: errors}, reply_body=reply_body)
+        return render(request, "portal/ticket.html", context, status=exc.status)
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    messages.success(request, done)
+    return redirect("portal:ticket", ticket.number)
+
+
+@login_required
+@require_POST
+def reply(request: HttpRequest, number: str) -> HttpResponse:
+    found = _portal_ticket(request, number)
+    body = str(request.POST.get("body", ""))
+    return _perform(
+        request, found, "reply",
+        lambda: services.add_comment(
+            _user(request), found, body, public=True, channel=Channel.PORTAL,
+            attachments=list(request.FILES.getlist("attachments")),
+        ),
+        "Your reply was sent.", reply_body=body,
+    )
+
+
+@login_required
+@require_POST
+def reopen(request: HttpRequest, number: str) -> HttpResponse:
+    found = _portal_ticket(request, number)
+    reason = _posted(request.POST, "reason")
+    return _perform(
+        request, found, "reopen",
+        lambda: services.reopen_ticket(_user(request), found, reason=reason, channel=Channel.PORTAL),
+        f"{found.number} is open again.",
+    )
+
+
+@login_required
+@require_POST
+def close(request: HttpRequest, number: str) -> HttpResponse:
+    """Confirm a resolved ticket is done."""
+    found = _portal_ticket(request, number)
+    return _perform(
+        request, found, "close",
+        lambda: services.change_state(_user(request), found, State.CLOSED, channel=Channel.PORTAL),
+        f"{found.number} is closed. Thank you.",
+    )
+
+
+@login_required
+@require_POST
+def cancel(request: HttpRequest, number: str) -> HttpResponse:
+    """Withdraw an open ticket one no longer needs."""
+    found = _portal_ticket(request, number)
+    return _perform(
+        request, found, "cancel",
+        lambda: services.change_state(
+            _user(request), found, State.CANCELLED, resolution_code="withdrawn", channel=Channel.PORTAL
+        ),
+        f"{found.number} is cancelled.",
+    )
+
+
+@login_required
+@require_GET
+def attachment(request: HttpRequest, attachment_id: int) -> FileResponse:
+    """Download a public file of one of the person's tickets."""
+    found = Attachment.objects.filter(pk=attachment_id, is_public=True).select_related("ticket").first()
+    if found is None or not _mine(_user(request)).filter(pk=found.ticket_id).exists():
+        raise Http404("no such attachment")
+    return FileResponse(found.file.open("rb"), as_attachment=True, filename=found.filename)

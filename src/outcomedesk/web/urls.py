@@ -1,3 +1,5 @@
+"""The agent workspace under /desk/."""
+
 from django.urls import path
 
 from outcomedesk.web import views
@@ -5,5 +7,17 @@ from outcomedesk.web import views
 app_name = "web"
 urlpatterns = [
     path("", views.queue, name="queue"),
+    path("bulk/", views.bulk, name="bulk"),
+    path("views/", views.save_view, name="save_view"),
+    path("views/<int:view_id>/delete/", views.delete_view, name="delete_view"),
+    path("search/", views.search, name="search"),
+    path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),
     path("tickets/<str:number>/", views.ticket, name="ticket"),
+    path("tickets/<str:number>/edit/", views.ticket_edit, name="ticket_edit"),
+    path("tickets/<str:number>/state/", views.ticket_state, name="ticket_state"),
+    path("tickets/<str:number>/reopen/", views.ticket_reopen, name="ticket_reopen"),
+    path("tickets/<str:number>/comment/", views.ticket_comment, name="ticket_comment"),
+    path("tickets/<str:number>/link/", views.ticket_link, name="ticket_link"),
+    path("tickets/<str:number>/parent/", views.ticket_parent, name="ticket_parent"),
+    path("tickets/<str:number>/merge/", views.ticket_merge, name="ticket_merge"),
 ]

@@ -1,0 +1,71 @@
+"""Turning posted form data into the arguments of the ticket services.
+
+Parsing only: the services validate and name the field of any value they reject.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpRequest, QueryDict
+
+from outcomedesk.core.errors import InvalidInput
+from outcomedesk.tickets.models import Ticket
+
+EDIT_FIELDS = ("title", "group", "assignee", "category", "service", "impact", "urgency", "priority", "tags")
+
+
+def _id(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def split_tags(text: str) -> list[str]:
+    return sorted({part.strip().lower() for part in text.split(",") if part.strip()})
+
+
+def ticket_values(ticket: Ticket, tags: list[str]) -> dict[str, str]:
+    """The edit form's values for a ticket as loaded, as the strings a form posts back."""
+    return {
+        "title": ticket.title,
+        "group": _id(ticket.group_id),
+        "assignee": _id(ticket.assignee_id),
+        "category": _id(ticket.category_id),
+        "service": _id(ticket.service_id),
+        "impact": str(ticket.impact),
+        "urgency": str(ticket.urgency),
+        "priority": str(ticket.priority),
+        "tags": ", ".join(tags),
+    }
+
+
+def edit_changes(data: QueryDict, ticket: Ticket, tags: list[str]) -> dict[str, Any]:
+    """Only the fields the person changed, so that priority is recomputed when impact or urgency moves."""
+    current = ticket_values(ticket, tags)
+    changes: dict[str, Any] = {}
+    for name in EDIT_FIELDS:
+        if name not in data:
+            continue
+        value = str(data.get(name, "")).strip()
+        if name == "tags":
+            if split_tags(value) != split_tags(current["tags"]):
+                changes["tags"] = split_tags(value)
+        elif value != current[name]:
+            changes[name] = value
+    return changes
+
+
+def expected_version(data: QueryDict) -> int:
+    """The version the form was loaded at; without it a change could silently overwrite another."""
+    raw = str(data.get("version", "")).strip()
+    if not raw.isdigit():
+        raise InvalidInput({"version": "the form has no version; reload the page and try again"})
+    return int(raw)
+
+
+def uploads(request: HttpRequest, name: str = "attachments") -> list[UploadedFile]:
+    return list(request.FILES.getlist(name))
+
+
+def posted(data: QueryDict, name: str) -> str:
+    return str(data.get(name, "")).strip()
