@@ -162,7 +162,7 @@ def test_a_resolved_ticket_can_be_reopened_within_the_window(world: World) -> No
     response = client.post(portal_url(ticket, "reopen"), {"reason": "Still broken"})
     assert response.status_code == 302
     ticket = fresh(ticket)
-    assert ticket.state == "new" and ticket.reopen_count == 1
+    assert ticket.state == "in_progress" and ticket.reopen_count == 1
     assert Comment.objects.get(ticket=ticket).body == "<p>Still broken</p>"
 
 

@@ -98,7 +98,7 @@ def test_requester_reopens_within_the_window_only(world: World) -> None:
     ticket = f.make_ticket(world.alice, world.it)
     services.change_state(world.bob, ticket, State.RESOLVED, resolution_notes="done")
     ticket = services.reopen_ticket(world.alice, ticket, reason="Still broken")
-    assert ticket.state == State.NEW and ticket.reopen_count == 1 and ticket.resolved_at is None
+    assert ticket.state == State.IN_PROGRESS and ticket.reopen_count == 1 and ticket.resolved_at is None
     ticket = services.change_state(world.bob, ticket, State.RESOLVED, resolution_notes="done again")
     late = ticket.resolved_at + timedelta(days=world.it.reopen_window_days, hours=1)
     with time_machine.travel(late), pytest.raises(InvalidInput) as err:
@@ -283,3 +283,10 @@ def test_auto_close_closes_old_resolved_tickets(world: World) -> None:
     assert services.close_resolved(ticket.resolved_at + timedelta(days=4)) == 1
     ticket.refresh_from_db()
     assert ticket.state == State.CLOSED
+
+
+def test_resolving_an_unassigned_ticket_assigns_it_to_the_resolver(world: World) -> None:
+    ticket = f.make_ticket(world.alice, world.it)
+    ticket = services.change_state(world.bob, ticket, State.RESOLVED, resolution_notes="Reset password")
+    assert ticket.assignee == world.bob
+    assert services.reopen_ticket(world.alice, ticket).state == State.IN_PROGRESS

@@ -366,7 +366,7 @@ def test_state_buttons_move_the_ticket_and_name_missing_input(world: World) -> N
     assert 'id="reopen-button"' in client.get(ticket_url(ticket)).content.decode()
     client.post(ticket_url(ticket, "reopen"), {"version": ticket.version, "reason": "Came back"})
     ticket = fresh(ticket)
-    assert ticket.state == "new" and ticket.reopen_count == 1  # nobody was assigned, so back to new
+    assert ticket.state == "in_progress" and ticket.reopen_count == 1  # the resolver owns it now
 
 
 def test_a_stale_state_change_is_a_conflict(world: World) -> None:

@@ -541,6 +541,10 @@ def change_state(
             raise InvalidInput(errors)
         now = clock.now()
         audit = _audit(ticket, actor, channel, now)
+        if state == State.RESOLVED and ticket.assignee_id is None and staff:
+            # Whoever resolves an unassigned ticket owns it: reopening returns it to them.
+            audit.add("assigned", "assignee", "", actor)
+            ticket.assignee = actor
         _set_state(ticket, state, actor, audit, now)
         if state == State.PENDING:
             audit.add("changed", "pending_reason", "", pending_reason)
