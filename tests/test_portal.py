@@ -203,3 +203,16 @@ def test_hr_tickets_stay_with_their_requester_and_the_hr_desk(world: World) -> N
     assert client_for(world.alice).get(portal_url(secret)).status_code == 200
     assert client_for(world.bob).get(portal_url(secret)).status_code == 404
     assert client_for(world.root).get(portal_url(secret)).status_code == 404
+
+
+def test_people_opt_out_of_e_mails_and_agents_go_away(world: World) -> None:
+    client = client_for(world.bob)
+    assert 'id="pref-away"' in client.get("/portal/preferences/").content.decode()
+    client.post("/portal/preferences/", {"away": "on"})
+    world.bob.refresh_from_db()
+    assert world.bob.away is True and world.bob.email_notifications is False
+    requester = client_for(world.alice)
+    assert 'id="pref-away"' not in requester.get("/portal/preferences/").content.decode()
+    requester.post("/portal/preferences/", {"email_notifications": "on", "away": "on"})
+    world.alice.refresh_from_db()
+    assert world.alice.email_notifications is True and world.alice.away is False

@@ -15,4 +15,5 @@ urlpatterns = [
     path("tickets/<str:number>/close/", views.close, name="close"),
     path("tickets/<str:number>/cancel/", views.cancel, name="cancel"),
     path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),
+    path("preferences/", views.preferences, name="preferences"),
 ]

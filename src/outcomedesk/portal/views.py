@@ -232,3 +232,20 @@ def attachment(request: HttpRequest, attachment_id: int) -> FileResponse:
     if found is None or not _mine(_user(request)).filter(pk=found.ticket_id).exists():
         raise Http404("no such attachment")
     return FileResponse(found.file.open("rb"), as_attachment=True, filename=found.filename)
+
+
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    """A person's own settings: ticket e-mails on or off; for agents, away (skipped by automatic assignment)."""
+    from outcomedesk.accounts import services as accounts
+    from outcomedesk.accounts.queries import access_for
+
+    user = _user(request)
+    is_agent = access_for(user).is_agent
+    if request.method == "POST":
+        accounts.set_notifications(user, request.POST.get("email_notifications") == "on")
+        if is_agent:
+            accounts.set_away(user, request.POST.get("away") == "on")
+        messages.success(request, "Your preferences are saved.")
+        return redirect("portal:preferences")
+    return render(request, "portal/preferences.html", {"is_agent": is_agent})
