@@ -290,3 +290,12 @@ def test_resolving_an_unassigned_ticket_assigns_it_to_the_resolver(world: World)
     ticket = services.change_state(world.bob, ticket, State.RESOLVED, resolution_notes="Reset password")
     assert ticket.assignee == world.bob
     assert services.reopen_ticket(world.alice, ticket).state == State.IN_PROGRESS
+
+
+def test_replies_are_searchable_at_once(world: World) -> None:
+    from outcomedesk.tickets.search import search_tickets
+
+    ticket = f.make_ticket(world.alice, world.it, title="Screen flickers")
+    services.add_comment(world.bob, ticket, "Swapped the DisplayPort cable")
+    assert [t.number for t in search_tickets(world.bob, "displayport")] == [ticket.number]
+    assert [t.number for t in search_tickets(world.alice, "swapped cable")] == [ticket.number]

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "outcomedesk.web",
     "outcomedesk.portal",
     "outcomedesk.api",
+    "outcomedesk.demo",
 ]
 
 MIDDLEWARE = [

@@ -94,7 +94,7 @@ def _level(errors: dict[str, str], name: str, value: Any) -> int | None:
 
 def _lock(ticket: Ticket | int) -> Ticket:
     pk = ticket.pk if isinstance(ticket, Ticket) else ticket
-    return Ticket.objects.select_for_update(of=("self",)).select_related("desk", "group").get(pk=pk)
+    return Ticket.objects.select_for_update(of=("self",)).select_related("desk").get(pk=pk)
 
 
 def _check_version(ticket: Ticket, expected_version: int | None) -> None:
@@ -679,7 +679,7 @@ def _write_comment(ticket: Ticket, actor: User | None, body: str, *, public: boo
     batch = AuditBatch("ticket", ticket.pk, actor.pk if actor else None, channel, now)
     batch.add("comment" if public else "note", "comment", None, comment.pk)
     batch.save()
-    search.refresh_documents([ticket.pk])
+    search.append_to_document(ticket.pk, comment.body)
     _after_commit("comment" if public else "note", ticket, actor, comment_id=comment.pk)
     return comment
 

@@ -1,0 +1,297 @@
+"""Seeding a demo organisation: desks, services, people, and months of ticket history.
+
+The history is replayed through the ticket services inside `clock.at(moment)`, in time order across all
+tickets, so that routing, audit trail, search documents and metrics timestamps are exactly what the
+product would have recorded. Notifications are muted throughout.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from outcomedesk.accounts import services as accounts
+from outcomedesk.accounts.models import AssignmentGroup, Desk, User
+from outcomedesk.cmdb.models import BusinessService
+from outcomedesk.core import clock
+from outcomedesk.core.models import Channel
+from outcomedesk.demo import catalog
+from outcomedesk.demo.plan import PlannedStep, PlannedTicket, plan_demo
+from outcomedesk.tickets import notifications
+from outcomedesk.tickets import services as tickets_services
+from outcomedesk.tickets.models import OPEN_STATES, AssignmentRule, Category, PendingReason, State, Ticket
+
+# Events replayed per transaction: one commit (and one fsync on SQLite) per batch instead of per statement.
+BATCH_EVENTS = 1000
+NIGHTLY_CLOSE_HOUR = 2
+REQUESTER_CHANNEL = {Channel.PORTAL: Channel.PORTAL, Channel.EMAIL: Channel.EMAIL, Channel.PHONE: Channel.EMAIL}
+
+
+class DemoAlreadySeeded(Exception):
+    """The database already holds the demo organisation (or desks/people with its names)."""
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What `seed_demo` created, how long it took, and the accounts to sign in with."""
+
+    desks: int
+    services: int
+    people: int
+    tickets: int
+    open_tickets: int
+    seconds: float
+    logins: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def seed_demo(
+    *, seed: int = 42, tickets: int = 5000, months: int = 6, progress: bool = True, now: datetime | None = None
+) -> DemoSummary:
+    """Create the demo organisation and replay `tickets` tickets of history ending at `now` (default: this hour).
+
+    Raises DemoAlreadySeeded when a demo desk or login already exists: run it on an empty database.
+    """
+    started = time.monotonic()
+    _refuse_if_seeded()
+    base = timezone.localtime((now or clock.now()).replace(minute=0, second=0, microsecond=0))
+    plan = plan_demo(seed, tickets, months, base)
+    setup_at = (plan[0].opened_at if plan else base) - timedelta(days=1)
+    with notifications.muted():
+        with transaction.atomic(), clock.at(setup_at):
+            org = _create_organisation()
+        _replay(plan, org, base, progress)
+    return DemoSummary(
+        desks=len(catalog.DESKS),
+        services=len(catalog.SERVICES),
+        people=len(catalog.PEOPLE),
+        tickets=len(plan),
+        open_tickets=Ticket.objects.filter(state__in=OPEN_STATES).count(),
+        seconds=round(time.monotonic() - started, 1),
+        logins=catalog.logins(),
+    )
+
+
+def _refuse_if_seeded() -> None:
+    desks = sorted(Desk.objects.filter(slug__in=[d.slug for d in catalog.DESKS]).values_list("slug", flat=True))
+    users = sorted(User.objects.filter(username__in=[p.username for p in catalog.PEOPLE if p.login])
+                   .values_list("username", flat=True))
+    if desks or users:
+        found = ", ".join([f"desk {d!r}" for d in desks] + [f"user {u!r}" for u in users])
+        raise DemoAlreadySeeded(f"the demo data already exists ({found}); seed an empty database instead")
+
+
+# --- organisation ----------------------------------------------------------------------------------------
+
+@dataclass
+class _Organisation:
+    desks: dict[str, Desk]
+    groups: dict[tuple[str, str], AssignmentGroup]
+    categories: dict[tuple[str, str], Category]
+    services: dict[str, BusinessService]
+    users: dict[str, User]
+    group_members: dict[int, list[User]]
+    managers: dict[str, User]
+
+    @property
+    def by_id(self) -> dict[int, User]:
+        return {u.pk: u for u in self.users.values()}
+
+
+def _create_organisation() -> _Organisation:
+    desks: dict[str, Desk] = {}
+    groups: dict[tuple[str, str], AssignmentGroup] = {}
+    categories: dict[tuple[str, str], Category] = {}
+    for spec in catalog.DESKS:
+        desk = Desk.objects.create(slug=spec.slug, name=spec.name, description=spec.description,
+                                   confidential=spec.confidential)
+        desks[spec.slug] = desk
+        for g in spec.groups:
+            groups[(spec.slug, g.name)] = AssignmentGroup.objects.create(
+                desk=desk, name=g.name, email=g.email, assignment_method=g.method
+            )
+        for c in spec.categories:
+            categories[(spec.slug, c.name)] = Category.objects.create(desk=desk, name=c.name)
+
+    for person in catalog.PEOPLE:
+        user = accounts.create_user(
+            person.username, email=person.email, display_name=person.display_name,
+            password=catalog.DEMO_PASSWORD if person.login else None, check_password=False,
+            is_superuser=person.is_superuser, is_service_manager=person.is_service_manager,
+        )
+        # No service sets these profile fields yet; they are plain attributes of the person.
+        User.objects.filter(pk=user.pk).update(
+            first_name=person.first, last_name=person.last, department=person.department, is_vip=person.is_vip
+        )
+        for desk_slug, role in person.desks:
+            accounts.add_to_desk(user, desks[desk_slug], role)
+        for desk_slug, group_name in person.groups:
+            accounts.add_to_group(user, groups[(desk_slug, group_name)])
+
+    # Fresh objects: desk access is cached on the user object, so load them after the memberships exist.
+    users = {u.username: u for u in User.objects.filter(username__in=[p.username for p in catalog.PEOPLE])}
+
+    services: dict[str, BusinessService] = {}
+    for s in catalog.SERVICES:
+        services[s.slug] = BusinessService.objects.create(
+            slug=s.slug, name=s.name, description=s.description, desk=desks[s.desk], owner=users[s.owner],
+            criticality=s.criticality, users_served=s.users_served, cost_of_downtime_per_hour=s.cost_per_hour,
+            experience_target=s.experience_target,
+        )
+
+    for spec in catalog.DESKS:
+        desk = desks[spec.slug]
+        order = 10
+        for c in spec.categories:
+            if c.keywords:
+                AssignmentRule.objects.create(
+                    name=f"{c.name} keywords", desk=desk, order=order, keywords=c.keywords,
+                    group=groups[(spec.slug, c.group)],
+                )
+                order += 10
+        for c in spec.categories:
+            AssignmentRule.objects.create(
+                name=c.name, desk=desk, order=100 + order, category=categories[(spec.slug, c.name)],
+                group=groups[(spec.slug, c.group)],
+            )
+            order += 10
+        AssignmentRule.objects.create(name="Everything else", desk=desk, order=1000,
+                                      group=groups[(spec.slug, spec.groups[0].name)])
+
+    members: dict[int, list[User]] = {g.pk: [] for g in groups.values()}
+    managers: dict[str, User] = {}
+    for person in catalog.PEOPLE:
+        for desk_slug, group_name in person.groups:
+            members[groups[(desk_slug, group_name)].pk].append(users[person.username])
+        for desk_slug, role in person.desks:
+            if role == "manager":
+                managers.setdefault(desk_slug, users[person.username])
+    return _Organisation(desks, groups, categories, services, users, members, managers)
+
+
+# --- history ---------------------------------------------------------------------------------------------
+
+@dataclass
+class _Live:
+    """What the replay knows about a ticket it opened."""
+
+    pk: int
+    state: str
+    group_id: int | None
+    assignee_id: int | None
+
+    def follow(self, ticket: Ticket) -> None:
+        self.state, self.group_id, self.assignee_id = ticket.state, ticket.group_id, ticket.assignee_id
+
+
+_Event = tuple[datetime, int, int]  # (moment, ticket index or -1 for the nightly close, step index)
+
+
+def _replay(plan: list[PlannedTicket], org: _Organisation, base: datetime, progress: bool) -> None:
+    events: list[_Event] = []
+    for i, planned in enumerate(plan):
+        events.append((planned.opened_at, i, -1))
+        events += [(step.at, i, j) for j, step in enumerate(planned.steps)]
+    if plan:
+        night = plan[0].opened_at.replace(hour=NIGHTLY_CLOSE_HOUR, minute=0, second=0, microsecond=0)
+        while night < base:
+            events.append((night, -1, 0))
+            night = timezone.localtime(night + timedelta(days=1)).replace(hour=NIGHTLY_CLOSE_HOUR)
+    events.sort()
+    live: dict[int, _Live] = {}
+    by_id = org.by_id
+    bar = tqdm(total=len(events), desc="Replaying history", unit="event", disable=not progress, file=sys.stderr)
+    with bar:
+        for start in range(0, len(events), BATCH_EVENTS):
+            batch = events[start : start + BATCH_EVENTS]
+            with transaction.atomic():
+                for moment, i, j in batch:
+                    with clock.at(moment):
+                        if i < 0:
+                            tickets_services.close_resolved(moment)
+                        elif j < 0:
+                            live[i] = _open(plan[i], org)
+                        else:
+                            _step(plan[i], plan[i].steps[j], live[i], org, by_id)
+            bar.update(len(batch))
+
+
+def _open(planned: PlannedTicket, org: _Organisation) -> _Live:
+    ticket = tickets_services.open_ticket(
+        org.users[planned.requester],
+        desk=org.desks[planned.desk],
+        title=planned.title,
+        description=planned.description,
+        type=planned.type,
+        category=org.categories[(planned.desk, planned.category)].pk,
+        service=org.services[planned.service].pk if planned.service else None,
+        impact=planned.impact,
+        urgency=planned.urgency,
+        channel=planned.channel,
+    )
+    return _Live(ticket.pk, ticket.state, ticket.group_id, ticket.assignee_id)
+
+
+def _agent(live: _Live, planned: PlannedTicket, org: _Organisation, by_id: dict[int, User]) -> User:
+    if live.assignee_id is not None:
+        return by_id[live.assignee_id]
+    if live.group_id is not None and org.group_members.get(live.group_id):
+        return org.group_members[live.group_id][0]
+    return org.managers[planned.desk]
+
+
+def _step(planned: PlannedTicket, step: PlannedStep, live: _Live, org: _Organisation,
+          by_id: dict[int, User]) -> None:
+    services = tickets_services
+    if live.state in (State.CLOSED, State.CANCELLED):
+        return  # closed by the nightly job before a late confirmation; nothing more can happen
+    requester = org.users[planned.requester]
+    agent = _agent(live, planned, org, by_id)
+    said_by_requester = REQUESTER_CHANNEL.get(Channel(planned.channel), Channel.PORTAL)
+    action = step.action
+    if action == "reassign":
+        candidates = [g for (desk, _), g in org.groups.items() if desk == planned.desk]
+        target = next((g for g in candidates if g.name == step.detail and g.pk != live.group_id), None)
+        if target is None:
+            target = next(g for g in candidates if g.pk != live.group_id)
+        live.follow(services.update_ticket(agent, live.pk, {"group": target.pk}))
+    elif action in ("reply", "resume"):
+        starting = live.state in (State.NEW, State.ASSIGNED) and step.detail != "quick"
+        if starting or (action == "resume" and live.state == State.PENDING):
+            live.follow(services.change_state(agent, live.pk, State.IN_PROGRESS))
+        services.add_comment(agent, live.pk, step.text)
+    elif action == "note":
+        services.add_comment(agent, live.pk, step.text, public=False)
+    elif action in ("ask", "vendor"):
+        services.add_comment(agent, live.pk, step.text, public=action == "ask")
+        reason = PendingReason.REQUESTER if action == "ask" else PendingReason.VENDOR
+        if live.state != State.PENDING:
+            live.follow(services.change_state(agent, live.pk, State.PENDING, pending_reason=reason))
+    elif action == "answer":
+        services.add_comment(requester, live.pk, step.text, channel=said_by_requester)
+        if live.state == State.PENDING:
+            live.state = State.IN_PROGRESS  # a requester's reply resumes the ticket
+    elif action == "resolve":
+        if live.state in OPEN_STATES:
+            live.follow(services.change_state(agent, live.pk, State.RESOLVED, resolution_code=step.detail,
+                                              resolution_notes=step.text))
+    elif action == "reopen":
+        if live.state == State.RESOLVED:
+            live.follow(services.reopen_ticket(requester, live.pk, reason=step.text, channel=said_by_requester))
+    elif action == "confirm":
+        if live.state == State.RESOLVED:
+            services.add_comment(requester, live.pk, step.text, channel=said_by_requester)
+            live.follow(services.change_state(requester, live.pk, State.CLOSED, channel=said_by_requester))
+    elif action == "cancel":
+        actor = requester if step.by == "requester" else agent
+        channel = said_by_requester if step.by == "requester" else Channel.WEB
+        services.add_comment(actor, live.pk, step.text, channel=channel)
+        live.follow(services.change_state(actor, live.pk, State.CANCELLED, resolution_code=step.detail,
+                                          channel=channel))
+    else:  # pragma: no cover - the planner only emits the actions above
+        raise ValueError(f"unknown demo action {action!r}")

@@ -1,0 +1,126 @@
+"""The demo seeder: a deterministic plan, replayed through the services into a believable organisation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import transaction
+
+from outcomedesk.accounts.models import AssignmentGroup, Desk, DeskMembership, User
+from outcomedesk.cmdb.models import BusinessService
+from outcomedesk.demo import catalog
+from outcomedesk.demo.management.commands import demo as demo_command
+from outcomedesk.demo.plan import plan_demo
+from outcomedesk.demo.seed import DemoAlreadySeeded, DemoSummary, seed_demo
+from outcomedesk.tickets.models import AssignmentRule, Category, Comment, State, Ticket
+
+NOW = datetime(2025, 3, 14, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def seeded_once(django_db_setup: None, django_db_blocker: Any) -> Iterator[DemoSummary]:
+    """Seed once for the module (it takes seconds), inside a transaction rolled back at the end."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield seed_demo(seed=7, tickets=300, months=2, progress=False, now=NOW)
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def seeded(seeded_once: DemoSummary, db: None) -> DemoSummary:
+    return seeded_once
+
+
+def test_the_plan_is_the_same_for_the_same_seed() -> None:
+    assert plan_demo(7, 300, 2, NOW) == plan_demo(7, 300, 2, NOW)
+
+
+def test_another_seed_gives_another_plan() -> None:
+    assert [t.title for t in plan_demo(7, 300, 2, NOW)] != [t.title for t in plan_demo(8, 300, 2, NOW)]
+
+
+def test_the_plan_has_the_requested_size_within_the_period() -> None:
+    plan = plan_demo(1, 250, 3, NOW)
+    assert len(plan) == 250
+    assert all(t.opened_at < NOW for t in plan)
+    assert all(step.at < NOW for t in plan for step in t.steps)
+    assert all(a.at < b.at for t in plan for a, b in zip(t.steps, t.steps[1:], strict=False))
+
+
+def test_tickets_arrive_mostly_on_weekdays_during_working_hours() -> None:
+    plan = plan_demo(3, 1000, 3, NOW)
+    weekdays = sum(t.opened_at.weekday() < 5 for t in plan)
+    office = sum(8 <= t.opened_at.hour < 18 for t in plan)
+    assert weekdays / len(plan) > 0.9
+    assert office / len(plan) > 0.75
+
+
+def test_it_creates_the_organisation(seeded: DemoSummary) -> None:
+    assert Desk.objects.count() == 4
+    assert Desk.objects.get(slug="hr").confidential
+    assert not Desk.objects.get(slug="it").confidential
+    for desk in Desk.objects.all():
+        assert 4 <= Category.objects.filter(desk=desk).count() <= 8
+        assert 2 <= AssignmentGroup.objects.filter(desk=desk).count() <= 3
+        assert AssignmentRule.objects.filter(desk=desk).exists()
+        assert DeskMembership.objects.filter(desk=desk, role="manager").exists()
+    assert BusinessService.objects.count() == seeded.services >= 10
+    assert User.objects.count() == seeded.people >= 45
+    assert User.objects.filter(is_service_manager=True).exists()
+    assert User.objects.filter(is_superuser=True).exists()
+
+
+def test_it_replays_a_realistic_history(seeded: DemoSummary) -> None:
+    assert Ticket.objects.count() == seeded.tickets == 300
+    assert Ticket.objects.filter(reopen_count__gt=0).exists()
+    assert Ticket.objects.filter(reassignment_count__gt=0).exists()
+    assert Ticket.objects.filter(state=State.CLOSED).exists()
+    assert Ticket.objects.filter(state=State.CANCELLED).exists()
+    assert Ticket.objects.filter(state__in=["new", "assigned", "in_progress", "pending"]).count() == seeded.open_tickets
+    assert seeded.open_tickets > 0
+    assert Ticket.objects.filter(desk__slug="hr").exists()
+    assert Ticket.objects.filter(type="incident").exists() and Ticket.objects.filter(type="request").exists()
+    assert Comment.objects.filter(is_public=False).exists()
+    assert not Ticket.objects.filter(opened_at__gte=NOW).exists()
+    resolved = Ticket.objects.filter(resolved_at__isnull=False)
+    assert all(t.opened_at <= t.first_response_at <= t.resolved_at for t in resolved if t.first_response_at)
+
+
+def test_the_demo_logins_can_sign_in(seeded: DemoSummary) -> None:
+    names = {username for username, _, _ in seeded.logins}
+    assert {"admin", "manager", "it.agent", "hr.agent", "employee"} <= names
+    for username, password, _ in seeded.logins:
+        assert authenticate(username=username, password=password) is not None, username
+    hr_agent = User.objects.get(username="hr.agent")
+    assert DeskMembership.objects.filter(user=hr_agent, desk__slug="hr").exists()
+
+
+def test_it_refuses_to_seed_twice(seeded: DemoSummary) -> None:
+    with pytest.raises(DemoAlreadySeeded, match="already exists"):
+        seed_demo(seed=7, tickets=10, months=1, progress=False, now=NOW)
+    assert Desk.objects.count() == 4
+
+
+def test_every_demo_person_is_in_the_catalog(seeded: DemoSummary) -> None:
+    assert set(User.objects.values_list("username", flat=True)) == {p.username for p in catalog.PEOPLE}
+
+
+def test_the_command_prints_the_logins(monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = DemoSummary(desks=4, services=11, people=51, tickets=20, open_tickets=3, seconds=1.0,
+                          logins=catalog.logins())
+    monkeypatch.setattr(demo_command, "seed_demo", lambda **options: summary)
+    out = StringIO()
+    call_command(demo_command.Command(), "--tickets=20", "--months=1", "--quiet", stdout=out)
+    assert "20 tickets (3 open)" in out.getvalue()
+    assert "employee" in out.getvalue() and "password: demo" in out.getvalue()
+
+
+def test_the_command_refuses_an_already_seeded_database(seeded: DemoSummary) -> None:
+    with pytest.raises(CommandError, match="already exists"):
+        call_command(demo_command.Command(), "--tickets=5", "--quiet", stdout=StringIO())
