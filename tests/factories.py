@@ -7,6 +7,7 @@ from typing import Any
 
 from outcomedesk.accounts import services as accounts
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
+from outcomedesk.cmdb import services as cmdb
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.tickets import services as tickets
 from outcomedesk.tickets.models import Category, Ticket
@@ -25,12 +26,16 @@ def make_user(username: str | None = None, **fields: Any) -> User:
 def make_desk(slug: str | None = None, **fields: Any) -> Desk:
     n = next(_seq)
     slug = slug or f"desk{n}"
-    fields.setdefault("name", slug.upper())
-    return Desk.objects.create(slug=slug, **fields)
+    name = fields.pop("name", slug.upper())
+    active = fields.pop("is_active", True)
+    desk = accounts.create_desk(slug, name, **fields)
+    if not active:
+        accounts.set_desk_active(desk, False)
+    return desk
 
 
 def make_group(desk: Desk, name: str | None = None, **fields: Any) -> AssignmentGroup:
-    return AssignmentGroup.objects.create(desk=desk, name=name or f"group{next(_seq)}", **fields)
+    return accounts.create_group(desk, name or f"group{next(_seq)}", **fields)
 
 
 def make_agent(desk: Desk, username: str | None = None, *, group: AssignmentGroup | None = None,
@@ -43,13 +48,12 @@ def make_agent(desk: Desk, username: str | None = None, *, group: AssignmentGrou
 
 
 def make_category(desk: Desk, name: str | None = None) -> Category:
-    return Category.objects.create(desk=desk, name=name or f"category{next(_seq)}")
+    return tickets.create_category(desk, name or f"category{next(_seq)}")
 
 
 def make_service(desk: Desk, name: str | None = None, **fields: Any) -> BusinessService:
     n = next(_seq)
-    name = name or f"Service {n}"
-    return BusinessService.objects.create(desk=desk, name=name, slug=f"service-{n}", **fields)
+    return cmdb.create_service(name or f"Service {n}", desk, slug=f"service-{n}", **fields)
 
 
 def make_ticket(requester: User, desk: Desk, **fields: Any) -> Ticket:

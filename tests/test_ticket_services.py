@@ -13,7 +13,7 @@ from outcomedesk.accounts import services as accounts
 from outcomedesk.core.audit import events_for
 from outcomedesk.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from outcomedesk.tickets import services
-from outcomedesk.tickets.models import AssignmentRule, Attachment, PriorityMatrixEntry, State, Ticket
+from outcomedesk.tickets.models import Attachment, PriorityMatrixEntry, State, Ticket
 from outcomedesk.tickets.queries import timeline
 from tests import factories as f
 from tests.conftest import World
@@ -147,7 +147,7 @@ def test_assignment_rules_route_by_keyword_then_round_robin_skips_away_agents(wo
     n1 = f.make_agent(world.it, "n1", group=network)
     n2 = f.make_agent(world.it, "n2", group=network)
     n3 = f.make_agent(world.it, "n3", group=network)
-    AssignmentRule.objects.create(name="network", desk=world.it, keywords="vpn, wifi", group=network, order=1)
+    services.create_assignment_rule(world.it, "network", network, keywords="vpn, wifi", order=1)
     accounts.set_away(n2, True)
     picks = [f.make_ticket(world.alice, world.it, title=f"VPN down {i}") for i in range(4)]
     assert {t.group_id for t in picks} == {network.pk}
@@ -162,7 +162,7 @@ def test_least_loaded_picks_the_agent_with_fewest_open_tickets(world: World) -> 
     idle = f.make_agent(world.it, "idle", group=team)
     for _ in range(2):
         services.open_ticket(world.bob, desk=world.it, title="load", assignee=busy.pk)
-    AssignmentRule.objects.create(name="desktop", desk=world.it, group=team)
+    services.create_assignment_rule(world.it, "desktop", team)
     assert f.make_ticket(world.alice, world.it).assignee_id == idle.pk
 
 
@@ -299,3 +299,21 @@ def test_replies_are_searchable_at_once(world: World) -> None:
     services.add_comment(world.bob, ticket, "Swapped the DisplayPort cable")
     assert [t.number for t in search_tickets(world.bob, "displayport")] == [ticket.number]
     assert [t.number for t in search_tickets(world.alice, "swapped cable")] == [ticket.number]
+
+
+def test_desk_configuration_is_validated(world: World) -> None:
+    from outcomedesk.accounts import services as accounts_services
+    from outcomedesk.cmdb.services import create_service
+
+    with pytest.raises(InvalidInput) as err:
+        accounts_services.create_desk("IT Desk!", "")
+    assert set(err.value.errors) == {"slug", "name"}
+    with pytest.raises(InvalidInput) as err:
+        accounts_services.create_group(world.it, "Service Desk", assignment_method="random")
+    assert set(err.value.errors) == {"name", "assignment_method"}
+    with pytest.raises(InvalidInput) as err:
+        services.create_assignment_rule(world.it, "hr group in it", world.hr_group)
+    assert "group" in err.value.errors
+    with pytest.raises(InvalidInput) as err:
+        create_service("Mail", world.it, experience_target=7, cost_of_downtime_per_hour="lots")
+    assert set(err.value.errors) == {"experience_target", "cost_of_downtime_per_hour"}

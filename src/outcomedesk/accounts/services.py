@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -11,7 +12,15 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
-from outcomedesk.accounts.models import ApiToken, AssignmentGroup, Desk, DeskMembership, GroupMembership, User
+from outcomedesk.accounts.models import (
+    ApiToken,
+    AssignmentGroup,
+    AssignmentMethod,
+    Desk,
+    DeskMembership,
+    GroupMembership,
+    User,
+)
 from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput, NotFound
 
@@ -32,6 +41,10 @@ def create_user(
     is_superuser: bool = False,
     is_service_manager: bool = False,
     check_password: bool = True,
+    first_name: str = "",
+    last_name: str = "",
+    department: str = "",
+    is_vip: bool = False,
 ) -> User:
     """Create a person; `password=None` makes an account that cannot log in with a password."""
     errors: dict[str, str] = {}
@@ -59,6 +72,10 @@ def create_user(
         is_superuser=is_superuser,
         is_staff=is_superuser,
         is_service_manager=is_service_manager,
+        first_name=first_name,
+        last_name=last_name,
+        department=department,
+        is_vip=is_vip,
     )
     if password is None:
         user.set_unusable_password()
@@ -66,6 +83,48 @@ def create_user(
         user.set_password(password)
     user.save()
     return user
+
+
+def create_desk(
+    slug: str, name: str, *, description: str = "", confidential: bool = False, reopen_window_days: int = 7
+) -> Desk:
+    """A new desk (department); confidential desks hide their tickets from everyone outside them."""
+    errors: dict[str, str] = {}
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", slug):
+        errors["slug"] = "use 1-40 lower-case letters, digits and dashes"
+    elif Desk.objects.filter(slug=slug).exists():
+        errors["slug"] = f"a desk {slug!r} exists already"
+    if not name.strip():
+        errors["name"] = "is required"
+    elif Desk.objects.filter(name__iexact=name.strip()).exists():
+        errors["name"] = f"a desk named {name!r} exists already"
+    if reopen_window_days < 0:
+        errors["reopen_window_days"] = "cannot be negative"
+    if errors:
+        raise InvalidInput(errors)
+    return Desk.objects.create(slug=slug, name=name.strip(), description=description, confidential=confidential,
+                               reopen_window_days=reopen_window_days)
+
+
+def set_desk_active(desk: Desk, active: bool) -> None:
+    """Open or close a desk for new tickets; its tickets stay readable."""
+    Desk.objects.filter(pk=desk.pk).update(is_active=active)
+    desk.is_active = active
+
+
+def create_group(desk: Desk, name: str, *, email: str = "", assignment_method: str = "manual") -> AssignmentGroup:
+    """A new assignment group in `desk`."""
+    errors: dict[str, str] = {}
+    if not name.strip():
+        errors["name"] = "is required"
+    elif AssignmentGroup.objects.filter(desk=desk, name__iexact=name.strip()).exists():
+        errors["name"] = f"{desk.name} has a group named {name!r} already"
+    if assignment_method not in AssignmentMethod.values:
+        errors["assignment_method"] = f"use one of {', '.join(AssignmentMethod.values)}"
+    if errors:
+        raise InvalidInput(errors)
+    return AssignmentGroup.objects.create(desk=desk, name=name.strip(), email=email,
+                                          assignment_method=assignment_method)
 
 
 def add_to_desk(user: User, desk: Desk, role: str = "agent") -> DeskMembership:

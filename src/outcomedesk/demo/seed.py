@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from outcomedesk.accounts import services as accounts
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
+from outcomedesk.cmdb import services as cmdb_services
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core import clock
 from outcomedesk.core.models import Channel
@@ -25,7 +26,7 @@ from outcomedesk.demo import catalog
 from outcomedesk.demo.plan import PlannedStep, PlannedTicket, plan_demo
 from outcomedesk.tickets import notifications
 from outcomedesk.tickets import services as tickets_services
-from outcomedesk.tickets.models import OPEN_STATES, AssignmentRule, Category, PendingReason, State, Ticket
+from outcomedesk.tickets.models import OPEN_STATES, Category, PendingReason, State, Ticket
 
 # Events replayed per transaction: one commit (and one fsync on SQLite) per batch instead of per statement.
 BATCH_EVENTS = 1000
@@ -108,25 +109,22 @@ def _create_organisation() -> _Organisation:
     groups: dict[tuple[str, str], AssignmentGroup] = {}
     categories: dict[tuple[str, str], Category] = {}
     for spec in catalog.DESKS:
-        desk = Desk.objects.create(slug=spec.slug, name=spec.name, description=spec.description,
-                                   confidential=spec.confidential)
+        desk = accounts.create_desk(spec.slug, spec.name, description=spec.description,
+                                    confidential=spec.confidential)
         desks[spec.slug] = desk
         for g in spec.groups:
-            groups[(spec.slug, g.name)] = AssignmentGroup.objects.create(
-                desk=desk, name=g.name, email=g.email, assignment_method=g.method
+            groups[(spec.slug, g.name)] = accounts.create_group(
+                desk, g.name, email=g.email, assignment_method=g.method
             )
         for c in spec.categories:
-            categories[(spec.slug, c.name)] = Category.objects.create(desk=desk, name=c.name)
+            categories[(spec.slug, c.name)] = tickets_services.create_category(desk, c.name)
 
     for person in catalog.PEOPLE:
         user = accounts.create_user(
             person.username, email=person.email, display_name=person.display_name,
             password=catalog.DEMO_PASSWORD if person.login else None, check_password=False,
             is_superuser=person.is_superuser, is_service_manager=person.is_service_manager,
-        )
-        # No service sets these profile fields yet; they are plain attributes of the person.
-        User.objects.filter(pk=user.pk).update(
-            first_name=person.first, last_name=person.last, department=person.department, is_vip=person.is_vip
+            first_name=person.first, last_name=person.last, department=person.department, is_vip=person.is_vip,
         )
         for desk_slug, role in person.desks:
             accounts.add_to_desk(user, desks[desk_slug], role)
@@ -138,8 +136,8 @@ def _create_organisation() -> _Organisation:
 
     services: dict[str, BusinessService] = {}
     for s in catalog.SERVICES:
-        services[s.slug] = BusinessService.objects.create(
-            slug=s.slug, name=s.name, description=s.description, desk=desks[s.desk], owner=users[s.owner],
+        services[s.slug] = cmdb_services.create_service(
+            s.name, desks[s.desk], slug=s.slug, description=s.description, owner=users[s.owner],
             criticality=s.criticality, users_served=s.users_served, cost_of_downtime_per_hour=s.cost_per_hour,
             experience_target=s.experience_target,
         )
@@ -149,19 +147,18 @@ def _create_organisation() -> _Organisation:
         order = 10
         for c in spec.categories:
             if c.keywords:
-                AssignmentRule.objects.create(
-                    name=f"{c.name} keywords", desk=desk, order=order, keywords=c.keywords,
-                    group=groups[(spec.slug, c.group)],
+                tickets_services.create_assignment_rule(
+                    desk, f"{c.name} keywords", groups[(spec.slug, c.group)], order=order, keywords=c.keywords,
                 )
                 order += 10
         for c in spec.categories:
-            AssignmentRule.objects.create(
-                name=c.name, desk=desk, order=100 + order, category=categories[(spec.slug, c.name)],
-                group=groups[(spec.slug, c.group)],
+            tickets_services.create_assignment_rule(
+                desk, c.name, groups[(spec.slug, c.group)], order=100 + order,
+                category=categories[(spec.slug, c.name)],
             )
             order += 10
-        AssignmentRule.objects.create(name="Everything else", desk=desk, order=1000,
-                                      group=groups[(spec.slug, spec.groups[0].name)])
+        tickets_services.create_assignment_rule(desk, "Everything else", groups[(spec.slug, spec.groups[0].name)],
+                                       order=1000)
 
     members: dict[int, list[User]] = {g.pk: [] for g in groups.values()}
     managers: dict[str, User] = {}
