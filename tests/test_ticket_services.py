@@ -317,3 +317,12 @@ def test_desk_configuration_is_validated(world: World) -> None:
     with pytest.raises(InvalidInput) as err:
         create_service("Mail", world.it, experience_target=7, cost_of_downtime_per_hour="lots")
     assert set(err.value.errors) == {"experience_target", "cost_of_downtime_per_hour"}
+
+
+def test_routing_decisions_are_recorded_as_the_systems(world: World) -> None:
+    services.create_assignment_rule(world.it, "all", world.it_group)
+    ticket = f.make_ticket(world.alice, world.it)
+    routed = next(e for e in events_for("ticket", ticket.pk) if e.field == "group")
+    assert routed.actor_id is None and routed.channel == "system"
+    created = next(e for e in events_for("ticket", ticket.pk) if e.action == "created")
+    assert created.actor_id == world.alice.pk

@@ -331,10 +331,13 @@ def open_ticket(
         ticket.save()
         audit = _audit(ticket, actor, channel, now)
         audit.add("created", "", None, f"{ticket.get_type_display()} {ticket.number}")
+        # What routing decided is the system's doing, not the requester's.
+        routed = AuditBatch("ticket", ticket.pk, None, Channel.SYSTEM, now)
         if ticket.group_id:
-            audit.add("assigned", "group", None, ticket.group)
+            (audit if refs.get("group") else routed).add("assigned", "group", None, ticket.group)
         if ticket.assignee_id:
-            audit.add("assigned", "assignee", None, ticket.assignee)
+            (audit if refs.get("assignee") else routed).add("assigned", "assignee", None, ticket.assignee)
+        audit.events += routed.events
         if refs.get("tags"):
             _set_tags(ticket, refs["tags"])
         if refs.get("watchers"):
