@@ -220,3 +220,12 @@ def test_desks_groups_services_me(world: World) -> None:
     assert api.get("/services").json()[0]["name"] == "E-mail"
     assert api.get("/me").json()["desks"] == ["it"]
     assert client_for(world.alice).get("/api/v1/me").json()["is_agent"] is False
+
+
+def test_csv_export_through_the_api(world: World) -> None:
+    f.make_ticket(world.alice, world.it, title="Docking station")
+    f.make_ticket(world.alice, world.hr, title="Contract change")
+    response = Api("bob").get("/tickets-export", state="all")
+    body = b"".join(response.streaming_content).decode()
+    assert "Docking station" in body and "Contract change" not in body
+    assert Api("bob").get("/tickets-export", sort="sideways").status_code == 400

@@ -460,3 +460,17 @@ def test_ticket_page_query_count_does_not_grow_with_comments(world: World, djang
         response = client.get(ticket_url(ticket))
     assert "comment 29" in response.content.decode()
     assert len(_queries(client, ticket_url(ticket))) == few
+
+
+def test_csv_export_uses_the_queue_filter_and_hides_hr(world: World) -> None:
+    f.make_ticket(world.alice, world.it, title="Laptop fan loud", impact=1, urgency=1)
+    f.make_ticket(world.alice, world.it, title="Low one")
+    f.make_ticket(world.alice, world.hr, title="Payslip question")
+    response = client_for(world.bob).get("/desk/export.csv", {"priority": "1"})
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert lines[0].startswith("number,type,state")
+    assert len(lines) == 2 and "Laptop fan loud" in lines[1]
+    everything = b"".join(client_for(world.bob).get("/desk/export.csv", {"state": "all"}).streaming_content)
+    assert b"Payslip" not in everything
+    assert client_for(world.bob).get("/desk/export.csv", {"priority": "x"}).status_code == 400
+    assert client_for(world.alice).get("/desk/export.csv").status_code == 403

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, HttpRequest, StreamingHttpResponse
 from django.urls import reverse
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -12,6 +12,7 @@ from ninja.files import UploadedFile
 from outcomedesk.core.errors import NotFound
 from outcomedesk.core.models import Channel
 from outcomedesk.tickets import search, services
+from outcomedesk.tickets.export import csv_lines
 from outcomedesk.tickets.filters import TicketFilter
 from outcomedesk.tickets.models import Attachment, Ticket
 from outcomedesk.tickets.queries import can_work, get_visible_ticket, timeline
@@ -79,6 +80,18 @@ def list_tickets(request: HttpRequest, params: Query[ListParams]) -> dict[str, A
     qs = TicketFilter.from_params(data).apply(request.user).select_related(*SUMMARY_RELATED)
     rows = list(qs[(page - 1) * size : page * size + 1])
     return {"items": rows[:size], "page": page, "page_size": size, "has_more": len(rows) > size}
+
+
+@router.get("/tickets-export", summary="The same list as CSV (at most 100,000 rows)",
+            response={200: None}, openapi_extra={"responses": {"200": {"content": {"text/csv": {}}}}})
+def export_tickets(request: HttpRequest, params: Query[ListParams]) -> StreamingHttpResponse:
+    data = params.dict()
+    data.pop("page"), data.pop("page_size")
+    response = StreamingHttpResponse(
+        csv_lines(TicketFilter.from_params(data).apply(request.user)), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="tickets.csv"'
+    return response
 
 
 @router.post("/tickets", response={201: TicketOut}, summary="Open a ticket")

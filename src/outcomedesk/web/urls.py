@@ -11,6 +11,7 @@ urlpatterns = [
     path("views/", views.save_view, name="save_view"),
     path("views/<int:view_id>/delete/", views.delete_view, name="delete_view"),
     path("search/", views.search, name="search"),
+    path("export.csv", views.export_csv, name="export_csv"),
     path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),
     path("tickets/<str:number>/", views.ticket, name="ticket"),
     path("tickets/<str:number>/edit/", views.ticket_edit, name="ticket_edit"),
