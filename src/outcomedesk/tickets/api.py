@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import prefetch_related_objects
 from django.http import FileResponse, HttpRequest, StreamingHttpResponse
 from django.urls import reverse
 from ninja import File, Form, Query, Router, Schema, Status
@@ -98,7 +99,9 @@ def export_tickets(request: HttpRequest, params: Query[ListParams]) -> Streaming
 def create_ticket(request: HttpRequest, payload: TicketCreate) -> Status[Ticket]:
     data = payload.dict()
     ticket = services.open_ticket(request.user, **data)  # type: ignore[arg-type]
-    return Status(201, _detail(ticket.number))
+    # The service returns the ticket with its references attached; only the many-to-many fields are loaded.
+    prefetch_related_objects([ticket], "tags", "watchers")
+    return Status(201, ticket)
 
 
 @router.get("/tickets/{number}", response=TicketOut)

@@ -341,27 +341,56 @@ def load_tickets(
     refs = _References()
     matrix = _priority_matrix()
     written = 0
-    for batch in _batches(rows, batch_size):
-        people: set[int] = set()
-        for row in batch:
-            people.add(row.requester_id)
-            if row.assignee_id is not None:
-                people.add(row.assignee_id)
-            people.update(c.author_id for c in row.comments if c.author_id is not None)
-            people.update(e.actor_id for e in row.events if e.actor_id is not None)
-        refs.learn_users(people)
-        refs.learn_refs({row.external_ref for row in batch if row.external_ref})
-        errors: dict[str, str] = {}
-        for offset, row in enumerate(batch):
-            errors.update(_check(row, written + offset + 1, refs))
-        if errors:
-            raise InvalidInput(errors)
-        with transaction.atomic():
-            _write_batch(batch, matrix, sanitise)
-        written += len(batch)
-        if progress is not None:
-            progress(len(batch))
+    with _large_page_cache():
+        for batch in _batches(rows, batch_size):
+            written = _load_batch(batch, written, refs, matrix, sanitise)
+            if progress is not None:
+                progress(len(batch))
     return written
+
+
+def _load_batch(
+    batch: list[TicketRow], written: int, refs: _References, matrix: dict[tuple[int, int], int], sanitise: bool
+) -> int:
+    """Validate then write one batch in its own transaction; returns the running count."""
+    people: set[int] = set()
+    for row in batch:
+        people.add(row.requester_id)
+        if row.assignee_id is not None:
+            people.add(row.assignee_id)
+        people.update(c.author_id for c in row.comments if c.author_id is not None)
+        people.update(e.actor_id for e in row.events if e.actor_id is not None)
+    refs.learn_users(people)
+    refs.learn_refs({row.external_ref for row in batch if row.external_ref})
+    errors: dict[str, str] = {}
+    for offset, row in enumerate(batch):
+        errors.update(_check(row, written + offset + 1, refs))
+    if errors:
+        raise InvalidInput(errors)
+    with transaction.atomic():
+        _write_batch(batch, matrix, sanitise)
+    return written + len(batch)
+
+
+@contextmanager
+def _large_page_cache() -> Iterator[None]:
+    """On SQLite, a 256 MB page cache for the load instead of the 2 MB default.
+
+    Every ticket updates ~17 B-tree indexes at random places; with the default cache most of those pages
+    are read back from the OS for each batch. The setting is per connection and is restored after.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        previous = cursor.fetchone()[0]
+        cursor.execute("PRAGMA cache_size = -262144")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
 # --- the full-text index around a large load -------------------------------------------------------------

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from outcomedesk.core.errors import InvalidInput
 from outcomedesk.tickets import search
@@ -22,6 +23,15 @@ SORTS = {
     "updated": ("updated_at", "id"),
     "-updated": ("-updated_at", "-id"),
 }
+OPEN_SQL = "tickets_ticket.state IN (" + ", ".join(f"'{s}'" for s in OPEN_STATES) + ")"
+
+
+def is_open_sql() -> RawSQL:
+    """"Open" as the literal SQL of the partial indexes' condition: SQLite uses a partial index only when the
+    query repeats its condition with literal values, not bound parameters."""
+    return RawSQL(OPEN_SQL, [], output_field=BooleanField())  # noqa: S611 - constant SQL, no user input
+
+
 NUMBER = re.compile(r"^\s*(INC|REQ)\d{1,10}\s*$", re.IGNORECASE)
 
 
@@ -82,7 +92,9 @@ class TicketFilter:
                 states.append(item)
             else:
                 errors["state"] = f"unknown state {item!r}; use open, done, all or one of {', '.join(State.values)}"
-        f.state = sorted(set(states))
+        # Keep the lifecycle order: "open" then reads exactly like the open-queue partial index's condition,
+        # which SQLite needs to use that index.
+        f.state = [s for s in State.values if s in set(states)]
         f.desk = values("desk")
         f.group = ints("group")
         f.priority = ints("priority")
@@ -113,7 +125,9 @@ class TicketFilter:
         qs = visible_tickets(user, queryset)
         if self.q and NUMBER.match(self.q):
             return qs.filter(number=self.q.strip().upper())
-        if self.state:
+        if self.state == list(OPEN_STATES):
+            qs = qs.filter(is_open_sql())
+        elif self.state:
             qs = qs.filter(state__in=self.state)
         if self.desk:
             desk_ids = [int(d) for d in self.desk if d.isdigit()]

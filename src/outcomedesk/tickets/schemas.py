@@ -89,8 +89,14 @@ class TicketOut(TicketSummary):
 
     @staticmethod
     def resolve_related(obj: Ticket) -> list[str]:
-        out = list(obj.links_out.values_list("target__number", flat=True))
-        return sorted(out + list(obj.links_in.values_list("source__number", flat=True)))
+        from django.db.models import Q
+
+        from outcomedesk.tickets.models import TicketLink
+
+        pairs = TicketLink.objects.filter(Q(source=obj) | Q(target=obj)).values_list(
+            "source__number", "target__number"
+        )
+        return sorted(target if source == obj.number else source for source, target in pairs)
 
 
 class TicketPage(Schema):

@@ -21,7 +21,7 @@ from outcomedesk.tickets.models import Comment, SearchDocument, Ticket
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Candidates fetched for staff before the visibility filter; staff see almost every desk.
-STAFF_CANDIDATES = 2000
+STAFF_CANDIDATES = 1000
 
 
 class SearchBackend(Protocol):
@@ -43,21 +43,25 @@ class SqliteFtsBackend:
         return " ".join(quoted)
 
     def ranked_ids(self, query: str, limit: int, within: Sequence[int] | None = None) -> list[int]:
+        """The `limit` most recent matches, best (lowest bm25) first: FTS5 walks its doclists newest first and
+        stops at the limit, where ranking every match of a common word would read them all."""
         expression = self.match_expression(query)
         if not expression:
             return []
-        sql = "SELECT rowid FROM tickets_search_fts WHERE tickets_search_fts MATCH %s"
+        sql = "SELECT rowid, bm25(tickets_search_fts) FROM tickets_search_fts WHERE tickets_search_fts MATCH %s"
         params: list[Any] = [expression]
         if within is not None:
             if not within:
                 return []
             sql += f" AND rowid IN ({','.join(['%s'] * len(within))})"
             params += list(within)
-        sql += " ORDER BY rank LIMIT %s"
+        sql += " ORDER BY rowid DESC LIMIT %s"
         params.append(limit)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return [row[0] for row in cursor.fetchall()]
+            rows = cursor.fetchall()
+        rows.sort(key=lambda row: (row[1], -row[0]))
+        return [row[0] for row in rows]
 
     def install(self) -> None:
         with connection.cursor() as cursor:
@@ -70,32 +74,36 @@ class SqliteFtsBackend:
 
 
 class PostgresFtsBackend:
-    """A GIN index on to_tsvector('english', body); queries in web-search syntax."""
+    """A stored tsvector column (kept by a trigger) with a GIN index; queries in web-search syntax.
+
+    Like the SQLite backend, it ranks the `limit` most recent matches by relevance, so that a common word
+    over millions of tickets costs a bounded amount of work.
+    """
 
     def ranked_ids(self, query: str, limit: int, within: Sequence[int] | None = None) -> list[int]:
         if not _WORD.search(query):
             return []
-        sql = (
-            "SELECT ticket_id FROM tickets_searchdocument "
-            "WHERE to_tsvector('english', body) @@ websearch_to_tsquery('english', %s)"
-        )
+        where = "vector @@ websearch_to_tsquery('english', %s)"
         params: list[Any] = [query]
         if within is not None:
             if not within:
                 return []
-            sql += " AND ticket_id = ANY(%s)"
+            where += " AND ticket_id = ANY(%s)"
             params.append(list(within))
-        sql += (
-            " ORDER BY ts_rank_cd(to_tsvector('english', body), websearch_to_tsquery('english', %s)) DESC,"
-            " ticket_id DESC LIMIT %s"
+        sql = (
+            "SELECT ticket_id FROM (SELECT ticket_id, vector FROM tickets_searchdocument WHERE " + where
+            + " ORDER BY ticket_id DESC LIMIT %s) recent"
+            " ORDER BY ts_rank_cd(vector, websearch_to_tsquery('english', %s)) DESC, ticket_id DESC"
         )
-        params += [query, limit]
+        params += [limit, query]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return [row[0] for row in cursor.fetchall()]
 
     def install(self) -> None:
         with connection.cursor() as cursor:
+            for statement in POSTGRES_SETUP:
+                cursor.execute(statement)
             cursor.execute(POSTGRES_DDL)
 
     def rebuild(self) -> None:
@@ -114,10 +122,14 @@ SQLITE_DDL = [
     "INSERT INTO tickets_search_fts(tickets_search_fts, rowid, body) VALUES('delete', old.ticket_id, old.body); "
     "INSERT INTO tickets_search_fts(rowid, body) VALUES (new.ticket_id, new.body); END",
 ]
-POSTGRES_DDL = (
-    "CREATE INDEX IF NOT EXISTS tickets_searchdocument_fts ON tickets_searchdocument "
-    "USING gin (to_tsvector('english', body))"
-)
+POSTGRES_SETUP = [
+    "ALTER TABLE tickets_searchdocument ADD COLUMN IF NOT EXISTS vector tsvector",
+    "UPDATE tickets_searchdocument SET vector = to_tsvector('pg_catalog.english', body) WHERE vector IS NULL",
+    "DROP TRIGGER IF EXISTS tickets_searchdocument_vector ON tickets_searchdocument",
+    "CREATE TRIGGER tickets_searchdocument_vector BEFORE INSERT OR UPDATE OF body ON tickets_searchdocument "
+    "FOR EACH ROW EXECUTE FUNCTION tsvector_update_trigger(vector, 'pg_catalog.english', body)",
+]
+POSTGRES_DDL = "CREATE INDEX IF NOT EXISTS tickets_searchdocument_fts ON tickets_searchdocument USING gin (vector)"
 
 
 def backend() -> SearchBackend:

@@ -17,8 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
 from outcomedesk.accounts.queries import access_for
@@ -71,12 +70,17 @@ def _display(value: Any) -> Any:
 
 
 def _next_number(ticket_type: str) -> str:
+    """The next number of the type, from one UPDATE ... RETURNING (PostgreSQL, and SQLite since 3.35)."""
     prefix = NUMBER_PREFIX[TicketType(ticket_type)]
-    if not NumberSequence.objects.filter(prefix=prefix).update(last=F("last") + 1):
-        NumberSequence.objects.get_or_create(prefix=prefix)
-        NumberSequence.objects.filter(prefix=prefix).update(last=F("last") + 1)
-    last = NumberSequence.objects.values_list("last", flat=True).get(prefix=prefix)
-    return f"{prefix}{last:07d}"
+    sql = f"UPDATE {NumberSequence._meta.db_table} SET last = last + 1 WHERE prefix = %s RETURNING last"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [prefix])
+        row = cursor.fetchone()
+        if row is None:
+            NumberSequence.objects.get_or_create(prefix=prefix)
+            cursor.execute(sql, [prefix])
+            row = cursor.fetchone()
+    return f"{prefix}{row[0]:07d}"
 
 
 def _level(errors: dict[str, str], name: str, value: Any) -> int | None:

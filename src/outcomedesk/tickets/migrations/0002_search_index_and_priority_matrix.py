@@ -2,7 +2,13 @@
 
 from django.db import migrations
 
-from outcomedesk.tickets.search import POSTGRES_DDL, SQLITE_DDL
+from outcomedesk.tickets.search import SQLITE_DDL
+
+# The first PostgreSQL index; 0004 replaces it with a stored, trigger-kept tsvector.
+POSTGRES_DDL = (
+    "CREATE INDEX IF NOT EXISTS tickets_searchdocument_fts ON tickets_searchdocument "
+    "USING gin (to_tsvector('english', body))"
+)
 
 DEFAULT_MATRIX = {(1, 1): 1, (1, 2): 2, (1, 3): 3, (2, 1): 2, (2, 2): 3, (2, 3): 4, (3, 1): 3, (3, 2): 4, (3, 3): 5}
 
