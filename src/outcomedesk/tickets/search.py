@@ -83,18 +83,14 @@ class PostgresFtsBackend:
     def ranked_ids(self, query: str, limit: int, within: Sequence[int] | None = None) -> list[int]:
         if not _WORD.search(query):
             return []
-        where = "vector @@ websearch_to_tsquery('english', %s)"
         params: list[Any] = [query]
+        within_clause = ""
         if within is not None:
             if not within:
                 return []
-            where += " AND ticket_id = ANY(%s)"
+            within_clause = " AND ticket_id = ANY(%s)"
             params.append(list(within))
-        sql = (
-            "SELECT ticket_id FROM (SELECT ticket_id, vector FROM tickets_searchdocument WHERE " + where
-            + " ORDER BY ticket_id DESC LIMIT %s) recent"
-            " ORDER BY ts_rank_cd(vector, websearch_to_tsquery('english', %s)) DESC, ticket_id DESC"
-        )
+        sql = POSTGRES_QUERY.format(within=within_clause)
         params += [limit, query]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -122,6 +118,11 @@ SQLITE_DDL = [
     "INSERT INTO tickets_search_fts(tickets_search_fts, rowid, body) VALUES('delete', old.ticket_id, old.body); "
     "INSERT INTO tickets_search_fts(rowid, body) VALUES (new.ticket_id, new.body); END",
 ]
+POSTGRES_QUERY = (
+    "SELECT ticket_id FROM (SELECT ticket_id, vector FROM tickets_searchdocument"
+    " WHERE vector @@ websearch_to_tsquery('english', %s){within} ORDER BY ticket_id DESC LIMIT %s) recent"
+    " ORDER BY ts_rank_cd(vector, websearch_to_tsquery('english', %s)) DESC, ticket_id DESC"
+)
 POSTGRES_SETUP = [
     "ALTER TABLE tickets_searchdocument ADD COLUMN IF NOT EXISTS vector tsvector",
     "UPDATE tickets_searchdocument SET vector = to_tsvector('pg_catalog.english', body) WHERE vector IS NULL",

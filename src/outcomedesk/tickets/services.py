@@ -72,7 +72,7 @@ def _display(value: Any) -> Any:
 def _next_number(ticket_type: str) -> str:
     """The next number of the type, from one UPDATE ... RETURNING (PostgreSQL, and SQLite since 3.35)."""
     prefix = NUMBER_PREFIX[TicketType(ticket_type)]
-    sql = f"UPDATE {NumberSequence._meta.db_table} SET last = last + 1 WHERE prefix = %s RETURNING last"
+    sql = "UPDATE tickets_numbersequence SET last = last + 1 WHERE prefix = %s RETURNING last"
     with connection.cursor() as cursor:
         cursor.execute(sql, [prefix])
         row = cursor.fetchone()
