@@ -143,3 +143,19 @@ def test_it_keeps_external_references_unique(world: World) -> None:
                            row(world, external_ref="OLD-2")])
     assert caught.value.errors == {"rows[2].external_ref": "'OLD-1' is already loaded",
                                    "rows[3].external_ref": "'OLD-2' is already loaded"}
+
+
+def test_deferred_secondary_indexes_come_back_after_the_load(world: World) -> None:
+    from django.db import connection
+
+    def ticket_indexes() -> dict[str, dict]:
+        with connection.cursor() as cursor:
+            return connection.introspection.get_constraints(cursor, Ticket._meta.db_table)
+
+    before = ticket_indexes()
+    with bulk.secondary_indexes_deferred(Ticket, Comment):
+        assert "ticket_open_queue" not in ticket_indexes()
+        assert any(c["unique"] and c["columns"] == ["number"] for c in ticket_indexes().values())  # stays
+        bulk.load_tickets([row(world), row(world)])
+    assert set(ticket_indexes()) == set(before)
+    assert Ticket.objects.count() == 2

@@ -3,7 +3,8 @@
 `services.open_ticket` writes one ticket with routing, notifications and ~20 queries; a history load of
 millions of rows cannot afford that. `load_tickets` validates rows in batches, reserves a block of numbers
 per batch with one UPDATE, and writes tickets, their comments, audit events and search documents with
-`bulk_create`. Nothing is routed or notified: rows arrive with their group, assignee and state decided.
+COPY (PostgreSQL) or `executemany`. Nothing is routed or notified: rows arrive with their group, assignee
+and state decided.
 
 Each batch commits on its own, so `progress` reports work that is saved. Wrap the call in
 `transaction.atomic()` for all-or-none (the number sequence row then stays locked until the end).
@@ -376,7 +377,7 @@ def _load_batch(
 def _large_page_cache() -> Iterator[None]:
     """On SQLite, a 256 MB page cache for the load instead of the 2 MB default.
 
-    Every ticket updates ~17 B-tree indexes at random places; with the default cache most of those pages
+    Every ticket updates ~16 B-tree indexes at random places; with the default cache most of those pages
     are read back from the OS for each batch. The setting is per connection and is restored after.
     """
     if connection.vendor != "sqlite":
@@ -412,11 +413,7 @@ def build_search_index() -> None:
         if connection.vendor == "postgresql":
             # More memory makes the GIN build sort in memory instead of merging runs on disk.
             cursor.execute("SET maintenance_work_mem = '512MB'")
-            if connection.in_atomic_block:
-                # Rows written in this transaction still have deferred foreign-key checks queued, and
-                # PostgreSQL builds no index over a table with pending trigger events: run the checks now.
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            _run_deferred_checks(cursor)
             cursor.execute(search.POSTGRES_DDL)
             cursor.execute("RESET maintenance_work_mem")
             cursor.execute("ANALYZE tickets_searchdocument")
@@ -424,6 +421,59 @@ def build_search_index() -> None:
             for statement in search.SQLITE_DDL:
                 cursor.execute(statement)
             cursor.execute("INSERT INTO tickets_search_fts(tickets_search_fts) VALUES('rebuild')")
+
+
+@contextmanager
+def secondary_indexes_deferred(*tables: type[models.Model]) -> Iterator[None]:
+    """Drop the non-unique indexes of these models' tables for the block and create them again after.
+
+    For a first load into an empty or small database: one sorted build per index is far cheaper than a
+    million inserts at random places of each. Queries on these tables are slow meanwhile: not on a live desk.
+    Unique indexes stay, so duplicates are still refused during the load.
+    """
+    saved: list[str] = []
+    with connection.cursor() as cursor:
+        for model in tables:
+            table = model._meta.db_table
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+                    "JOIN pg_class c ON c.relname = i.indexname AND c.relnamespace = "
+                    "(SELECT oid FROM pg_namespace WHERE nspname = i.schemaname) "
+                    "JOIN pg_index x ON x.indexrelid = c.oid "
+                    "WHERE i.tablename = %s AND i.schemaname = current_schema() AND NOT x.indisunique",
+                    [table],
+                )
+            elif connection.vendor == "sqlite":
+                cursor.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
+                    "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%%'",
+                    [table],
+                )
+            else:
+                continue
+            for name, ddl in cursor.fetchall():
+                cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+                saved.append(ddl)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            if saved:
+                _run_deferred_checks(cursor)
+            for ddl in saved:
+                cursor.execute(ddl)
+
+
+def _run_deferred_checks(cursor: Any) -> None:
+    """Inside a transaction on PostgreSQL, run the foreign-key checks queued by the rows written so far.
+
+    PostgreSQL creates no index on a table with pending trigger events (Django's foreign keys are
+    DEFERRABLE INITIALLY DEFERRED), so they are checked now and deferral is switched back on.
+    """
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 @contextmanager

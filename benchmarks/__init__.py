@@ -1,0 +1,1 @@
+"""Performance benchmarks of Outcomedesk at a million tickets (see docs/benchmarks.md)."""
