@@ -38,7 +38,7 @@ from outcomedesk.tickets.schemas import (
 
 router = Router(tags=["tickets"])
 SUMMARY_RELATED = ("desk", "group", "assignee", "requester")
-DETAIL_RELATED = (*SUMMARY_RELATED, "service", "category", "parent", "duplicate_of")
+DETAIL_RELATED = (*SUMMARY_RELATED, "service", "category")
 
 
 class ListParams(Schema):
@@ -67,9 +67,9 @@ def _ticket(request: HttpRequest, number: str) -> Ticket:
 
 
 def _detail(number: str) -> Ticket:
-    return (
-        Ticket.objects.select_related(*DETAIL_RELATED).prefetch_related("tags", "watchers").get(number=number)
-    )
+    ticket = Ticket.objects.select_related(*DETAIL_RELATED).get(number=number)
+    prefetch_related_objects([ticket], "tags", "watchers")
+    return ticket
 
 
 @router.get("/tickets", response=TicketPage, summary="List tickets (the queue filter)")
@@ -106,7 +106,9 @@ def create_ticket(request: HttpRequest, payload: TicketCreate) -> Status[Ticket]
 
 @router.get("/tickets/{number}", response=TicketOut)
 def get_ticket(request: HttpRequest, number: str) -> Ticket:
-    return _detail(_ticket(request, number).number)
+    ticket = _ticket(request, number)
+    prefetch_related_objects([ticket], "tags", "watchers")
+    return ticket
 
 
 @router.patch("/tickets/{number}", response=TicketOut, summary="Change fields (409 on a stale version)")

@@ -56,10 +56,15 @@ def can_work(user: Any, ticket: Ticket) -> bool:
     return access_for(user).works_on(ticket.desk_id)
 
 
-def get_visible_ticket(user: Any, number: str, queryset: QuerySet[Ticket] | None = None) -> Ticket | None:
-    qs = (queryset if queryset is not None else Ticket.objects.all()).select_related(
-        "desk", "requester", "assignee", "group", "service", "category", "parent", "duplicate_of"
-    )
+DETAIL_RELATED = ("desk", "requester", "assignee", "group", "service", "category")
+
+
+def get_visible_ticket(
+    user: Any, number: str, queryset: QuerySet[Ticket] | None = None, related: tuple[str, ...] = DETAIL_RELATED
+) -> Ticket | None:
+    """The ticket with this number if `user` may read it. Parent and duplicate-of load lazily when set: joining
+    the ticket table to itself twice costs more to plan than to run on a large table."""
+    qs = (queryset if queryset is not None else Ticket.objects.all()).select_related(*related)
     ticket = qs.filter(number=number.strip().upper()).first()
     if ticket is None or not can_view(user, ticket):
         return None
