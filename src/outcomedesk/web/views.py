@@ -5,7 +5,7 @@ Each view parses its input, calls one service and renders.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, cast
 
@@ -268,13 +268,24 @@ def _ticket_context(
         "priorities": Priority.choices,
     }
     if staff:
+        chosen = context["values"]
+        # (value, label, selected) triples: the template then does no lookups per option.
         context.update(
-            groups=list(AssignmentGroup.objects.filter(desk_id=ticket.desk_id, is_active=True)),
-            agents=list(agents_of_desk(ticket.desk_id).order_by("username")),
-            categories=list(Category.objects.filter(desk_id=ticket.desk_id, is_active=True)),
-            services=list(BusinessService.objects.filter(is_active=True).only("id", "name")),
+            groups=_options(AssignmentGroup.objects.filter(desk_id=ticket.desk_id, is_active=True).values_list(
+                "pk", "name"), chosen.get("group")),
+            agents=_options(((a.pk, str(a)) for a in agents_of_desk(ticket.desk_id).order_by("username").only(
+                "id", "username", "display_name", "first_name", "last_name")), chosen.get("assignee")),
+            categories=_options(Category.objects.filter(desk_id=ticket.desk_id, is_active=True).values_list(
+                "pk", "name"), chosen.get("category")),
+            services=_options(BusinessService.objects.filter(is_active=True).values_list("pk", "name"),
+                              chosen.get("service")),
         )
     return context
+
+
+def _options(pairs: Iterable[tuple[int, str]], chosen: Any) -> list[tuple[int, str, bool]]:
+    chosen = str(chosen or "")
+    return [(value, label, str(value) == chosen) for value, label in pairs]
 
 
 def _render_ticket(request: HttpRequest, ticket: Ticket, status: int = 200, **kwargs: Any) -> HttpResponse:
