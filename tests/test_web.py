@@ -474,3 +474,14 @@ def test_csv_export_uses_the_queue_filter_and_hides_hr(world: World) -> None:
     assert b"Payslip" not in everything
     assert client_for(world.bob).get("/desk/export.csv", {"priority": "x"}).status_code == 400
     assert client_for(world.alice).get("/desk/export.csv").status_code == 403
+
+
+def test_agents_add_watchers_by_username_and_unknown_names_are_named(world: World) -> None:
+    ticket = f.make_ticket(world.alice, world.it)
+    client = client_for(world.bob)
+    response = client.post(f"/desk/tickets/{ticket.number}/edit/",
+                           {"version": ticket.version, "watchers": "carol, ghost"})
+    assert response.status_code == 400
+    assert 'id="edit-watchers-error">Watchers: no active user ghost' in response.content.decode()
+    client.post(f"/desk/tickets/{ticket.number}/edit/", {"version": ticket.version, "watchers": "carol"})
+    assert list(Ticket.objects.get(pk=ticket.pk).watchers.values_list("username", flat=True)) == ["carol"]

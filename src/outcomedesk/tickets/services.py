@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
+from django.db.models import Q
 
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
 from outcomedesk.accounts.queries import access_for
@@ -189,11 +190,14 @@ def _resolve_references(
             errors["requester"] = f"no active user {value!r}"
         out["requester"] = requester
     if "watchers" in fields:
-        ids = [_pk(v) for v in (fields["watchers"] or [])]
-        watchers = list(User.objects.filter(pk__in=ids, is_active=True))
-        if len(watchers) != len(set(ids)):
-            missing = set(ids) - {w.pk for w in watchers}
-            errors["watchers"] = f"no active users {sorted(str(m) for m in missing)}"
+        # Ids or usernames.
+        given = [v for v in (fields["watchers"] or []) if str(v).strip()]
+        ids = {_pk(v) for v in given if _pk(v) != -1}
+        names = {str(v).strip() for v in given if _pk(v) == -1}
+        watchers = list(User.objects.filter(Q(pk__in=ids) | Q(username__in=names), is_active=True))
+        missing = (ids - {w.pk for w in watchers}) | (names - {w.username for w in watchers})
+        if missing:
+            errors["watchers"] = "no active user " + ", ".join(sorted(str(m) for m in missing))
         out["watchers"] = watchers
     if "tags" in fields:
         names = []

@@ -13,7 +13,9 @@ from django.http import HttpRequest, QueryDict
 from outcomedesk.core.errors import InvalidInput
 from outcomedesk.tickets.models import Ticket
 
-EDIT_FIELDS = ("title", "group", "assignee", "category", "service", "impact", "urgency", "priority", "tags")
+EDIT_FIELDS = (
+    "title", "group", "assignee", "category", "service", "impact", "urgency", "priority", "tags", "watchers",
+)
 
 
 def _id(value: int | None) -> str:
@@ -24,7 +26,7 @@ def split_tags(text: str) -> list[str]:
     return sorted({part.strip().lower() for part in text.split(",") if part.strip()})
 
 
-def ticket_values(ticket: Ticket, tags: list[str]) -> dict[str, str]:
+def ticket_values(ticket: Ticket, tags: list[str], watchers: list[str]) -> dict[str, str]:
     """The edit form's values for a ticket as loaded, as the strings a form posts back."""
     return {
         "title": ticket.title,
@@ -36,12 +38,17 @@ def ticket_values(ticket: Ticket, tags: list[str]) -> dict[str, str]:
         "urgency": str(ticket.urgency),
         "priority": str(ticket.priority),
         "tags": ", ".join(tags),
+        "watchers": ", ".join(watchers),
     }
 
 
-def edit_changes(data: QueryDict, ticket: Ticket, tags: list[str]) -> dict[str, Any]:
+def split_names(text: str) -> list[str]:
+    return sorted({part.strip() for part in text.split(",") if part.strip()})
+
+
+def edit_changes(data: QueryDict, ticket: Ticket, tags: list[str], watchers: list[str]) -> dict[str, Any]:
     """Only the fields the person changed, so that priority is recomputed when impact or urgency moves."""
-    current = ticket_values(ticket, tags)
+    current = ticket_values(ticket, tags, watchers)
     changes: dict[str, Any] = {}
     for name in EDIT_FIELDS:
         if name not in data:
@@ -50,6 +57,9 @@ def edit_changes(data: QueryDict, ticket: Ticket, tags: list[str]) -> dict[str, 
         if name == "tags":
             if split_tags(value) != split_tags(current["tags"]):
                 changes["tags"] = split_tags(value)
+        elif name == "watchers":
+            if split_names(value) != split_names(current["watchers"]):
+                changes["watchers"] = split_names(value)
         elif value != current[name]:
             changes[name] = value
     return changes

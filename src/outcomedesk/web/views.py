@@ -260,7 +260,9 @@ def _ticket_context(
         "resolution_codes": RESOLUTION_CODES,
         # What the person typed into the small forms (state, links), shown again beside their errors.
         "posted": request.POST if request.method == "POST" and errors else {},
-        "values": values or forms.ticket_values(ticket, tags),
+        "values": values or forms.ticket_values(
+            ticket, tags, sorted(ticket.watchers.values_list("username", flat=True))
+        ),
         "reply": reply or {"visibility": "reply"},
         "states": State,
         "pending_reasons": PendingReason.choices,
@@ -326,12 +328,13 @@ def ticket_edit(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _visible_ticket(request, number)
     data = request.POST
     tags = sorted(t.name for t in ticket.tags.all())
+    watchers = sorted(ticket.watchers.values_list("username", flat=True))
     values = {name: forms.posted(data, name) for name in forms.EDIT_FIELDS}
 
     def change() -> Ticket:
         version = forms.expected_version(data)
         return services.update_ticket(
-            _user(request), ticket, forms.edit_changes(data, ticket, tags), expected_version=version
+            _user(request), ticket, forms.edit_changes(data, ticket, tags, watchers), expected_version=version
         )
 
     return _perform(request, ticket, "edit", change, f"Saved {ticket.number}.", values=values)
