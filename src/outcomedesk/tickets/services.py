@@ -193,9 +193,9 @@ def _resolve_references(
         # Ids or usernames.
         given = [v for v in (fields["watchers"] or []) if str(v).strip()]
         ids = {_pk(v) for v in given if _pk(v) != -1}
-        names = {str(v).strip() for v in given if _pk(v) == -1}
-        watchers = list(User.objects.filter(Q(pk__in=ids) | Q(username__in=names), is_active=True))
-        missing = (ids - {w.pk for w in watchers}) | (names - {w.username for w in watchers})
+        usernames = {str(v).strip() for v in given if _pk(v) == -1}
+        watchers = list(User.objects.filter(Q(pk__in=ids) | Q(username__in=usernames), is_active=True))
+        missing = (ids - {w.pk for w in watchers}) | (usernames - {w.username for w in watchers})
         if missing:
             errors["watchers"] = "no active user " + ", ".join(sorted(str(m) for m in missing))
         out["watchers"] = watchers
