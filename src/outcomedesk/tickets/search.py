@@ -205,7 +205,9 @@ def search_tickets(user: Any, query: str, limit: int = 20) -> list[Ticket]:
     ids = backend().ranked_ids(query, limit=STAFF_CANDIDATES if within is None else limit, within=within)
     if not ids:
         return []
-    # Visibility in SQL over the candidates' ids; only the tickets shown are loaded.
-    shown = list(visible_tickets(user).filter(pk__in=ids).order_by("-pk").values_list("pk", flat=True)[:limit])
+    # Visibility in SQL over the candidates' ids (no ORDER BY: with one, SQLite may walk the whole table
+    # backwards by id instead of looking the candidates up); only the tickets shown are loaded.
+    visible = set(visible_tickets(user).filter(pk__in=ids).order_by().values_list("pk", flat=True))
+    shown = [i for i in ids if i in visible][:limit]
     found = {t.pk: t for t in Ticket.objects.filter(pk__in=shown).select_related(*related)}
     return [found[i] for i in shown]
