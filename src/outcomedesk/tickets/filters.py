@@ -158,6 +158,6 @@ class TicketFilter:
         if self.tag:
             qs = qs.filter(tags__name=self.tag)
         if self.q:
-            matches = search.backend().ranked_ids(self.q, limit=search.STAFF_CANDIDATES)
+            matches = search.backend().ranked_ids(self.q, limit=search.FILTER_CANDIDATES)
             qs = qs.filter(pk__in=matches)
         return qs.order_by(*SORTS[self.sort])

@@ -20,8 +20,11 @@ from outcomedesk.core.html import html_to_text
 from outcomedesk.tickets.models import Comment, SearchDocument, Ticket
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-# Candidates fetched for staff before the visibility filter; staff see almost every desk.
-STAFF_CANDIDATES = 1000
+# Newest matches fetched for staff before the visibility filter: staff read every non-confidential desk, so
+# a few hundred give a page of results; each candidate costs a bound parameter in the visibility query.
+STAFF_CANDIDATES = 200
+# A list filtered by text (the queue's `q`) also filters by group, state...: it looks further back.
+FILTER_CANDIDATES = 2000
 
 
 class SearchBackend(Protocol):
@@ -72,13 +75,12 @@ class SqliteFtsBackend:
 class PostgresFtsBackend:
     """A stored tsvector column (kept by a trigger) with a GIN index; queries in web-search syntax.
 
-    GIN returns matches unordered, so the newest matches are found in growing windows of recent ids: a common
-    word fills the first window (a bitmap AND of the GIN and primary-key indexes), a rare one is cheap to
+    GIN returns matches unordered, so the newest matches are looked for among recent ids first: a common
+    word fills that window (a bitmap AND of the GIN and primary-key indexes), a rare one is cheap to
     find across the whole table.
     """
 
     FIRST_WINDOW = 20_000
-    GROWTH = 10
 
     def ranked_ids(self, query: str, limit: int, within: Sequence[int] | None = None) -> list[int]:
         if not _WORD.search(query):
@@ -90,15 +92,16 @@ class PostgresFtsBackend:
         with connection.cursor() as cursor:
             cursor.execute("SELECT coalesce(max(ticket_id), 0) FROM tickets_searchdocument")
             newest = cursor.fetchone()[0]
-            window = self.FIRST_WINDOW
-            while True:
-                lowest = newest - window
+            found: list[int] = []
+            # The recent window first; if it holds too few matches the words are rare, and the whole table
+            # through the GIN index is cheap.
+            for lowest in (newest - self.FIRST_WINDOW, 0):
                 params: list[Any] = [query, lowest] + ([list(within)] if within is not None else []) + [limit]
                 cursor.execute(sql, params)
                 found = [row[0] for row in cursor.fetchall()]
                 if len(found) >= limit or lowest <= 0:
-                    return found
-                window *= self.GROWTH
+                    break
+            return found
 
     def install(self) -> None:
         with connection.cursor() as cursor:
