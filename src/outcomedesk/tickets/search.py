@@ -88,7 +88,6 @@ class PostgresFtsBackend:
         if within is not None and not within:
             return []
         within_clause = " AND ticket_id = ANY(%s)" if within is not None else ""
-        sql = POSTGRES_QUERY.format(within=within_clause)
         with connection.cursor() as cursor:
             cursor.execute("SELECT coalesce(max(ticket_id), 0) FROM tickets_searchdocument")
             newest = cursor.fetchone()[0]
@@ -97,7 +96,8 @@ class PostgresFtsBackend:
             # through the GIN index is cheap.
             for lowest in (newest - self.FIRST_WINDOW, 0):
                 params: list[Any] = [query, lowest] + ([list(within)] if within is not None else []) + [limit]
-                cursor.execute(sql, params)
+                template = POSTGRES_RECENT_QUERY if lowest > 0 else POSTGRES_QUERY
+                cursor.execute(template.format(within=within_clause), params)
                 found = [row[0] for row in cursor.fetchall()]
                 if len(found) >= limit or lowest <= 0:
                     break
@@ -125,9 +125,17 @@ SQLITE_DDL = [
     "INSERT INTO tickets_search_fts(tickets_search_fts, rowid, body) VALUES('delete', old.ticket_id, old.body); "
     "INSERT INTO tickets_search_fts(rowid, body) VALUES (new.ticket_id, new.body); END",
 ]
-POSTGRES_QUERY = (
+# The recent window: ORDER BY ... LIMIT on the primary key reads at most the window's rows.
+POSTGRES_RECENT_QUERY = (
     "SELECT ticket_id FROM tickets_searchdocument WHERE vector @@ websearch_to_tsquery('english', %s)"
     " AND ticket_id > %s{within} ORDER BY ticket_id DESC LIMIT %s"
+)
+# The whole table: MATERIALIZED keeps PostgreSQL on the GIN index: with ORDER BY ... LIMIT pushed down it may instead walk the
+# primary key backwards testing every row, which for a rare word means the whole table (1.3 s at 1M tickets).
+POSTGRES_QUERY = (
+    "WITH matches AS MATERIALIZED (SELECT ticket_id FROM tickets_searchdocument"
+    " WHERE vector @@ websearch_to_tsquery('english', %s) AND ticket_id > %s{within})"
+    " SELECT ticket_id FROM matches ORDER BY ticket_id DESC LIMIT %s"
 )
 POSTGRES_SETUP = [
     "ALTER TABLE tickets_searchdocument ADD COLUMN IF NOT EXISTS vector tsvector",
