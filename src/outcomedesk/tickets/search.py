@@ -130,8 +130,8 @@ POSTGRES_RECENT_QUERY = (
     "SELECT ticket_id FROM tickets_searchdocument WHERE vector @@ websearch_to_tsquery('english', %s)"
     " AND ticket_id > %s{within} ORDER BY ticket_id DESC LIMIT %s"
 )
-# The whole table: MATERIALIZED keeps PostgreSQL on the GIN index: with ORDER BY ... LIMIT pushed down it may instead walk the
-# primary key backwards testing every row, which for a rare word means the whole table (1.3 s at 1M tickets).
+# The whole table: MATERIALIZED keeps PostgreSQL on the GIN index. With ORDER BY ... LIMIT pushed down it may
+# instead walk the primary key backwards testing every row: for a rare word, the whole table (1.3 s at 1M).
 POSTGRES_QUERY = (
     "WITH matches AS MATERIALIZED (SELECT ticket_id FROM tickets_searchdocument"
     " WHERE vector @@ websearch_to_tsquery('english', %s) AND ticket_id > %s{within})"
