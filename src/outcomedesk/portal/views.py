@@ -10,14 +10,13 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from outcomedesk.accounts.models import Desk, User
-from outcomedesk.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from outcomedesk.core.errors import Conflict, InvalidInput
 from outcomedesk.core.models import Channel
 from outcomedesk.tickets import services
 from outcomedesk.tickets.models import OPEN_STATES, Attachment, Category, Level, State, Ticket, TicketType
@@ -163,10 +162,6 @@ def _perform(request: HttpRequest, ticket: Ticket, form: str, action: Callable[[
         errors = exc.errors if isinstance(exc, InvalidInput) else {"state": exc.message}
         context = _ticket_context(request, ticket, {form: errors}, reply_body=reply_body)
         return render(request, "portal/ticket.html", context, status=exc.status)
-    except NotAllowed as exc:
-        raise PermissionDenied(exc.message) from exc
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
     messages.success(request, done)
     return redirect("portal:ticket", ticket.number)
 

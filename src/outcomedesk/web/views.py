@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
 from outcomedesk.accounts.queries import access_for, agents_of_desk
 from outcomedesk.cmdb.models import BusinessService
-from outcomedesk.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from outcomedesk.core.errors import Conflict, InvalidInput
 from outcomedesk.tickets import services
 from outcomedesk.tickets.filters import NUMBER, SORTS, TicketFilter
 from outcomedesk.tickets.models import (
@@ -205,10 +205,7 @@ def save_view(request: HttpRequest) -> HttpResponse:
 @agent_required
 @require_POST
 def delete_view(request: HttpRequest, view_id: int) -> HttpResponse:
-    try:
-        saved_views.delete_view(_user(request), view_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    saved_views.delete_view(_user(request), view_id)
     messages.success(request, "Removed the saved view.")
     return redirect("web:queue")
 
@@ -314,10 +311,6 @@ def _perform(
                               conflict=exc.message)
     except InvalidInput as exc:
         return _render_ticket(request, ticket, status=400, errors={form: exc.errors}, values=values)
-    except NotAllowed as exc:
-        raise PermissionDenied(exc.message) from exc
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
     messages.success(request, done)
     return redirect("web:ticket", ticket.number)
 
@@ -427,10 +420,6 @@ def ticket_comment(request: HttpRequest, number: str) -> HttpResponse:
         )
     except InvalidInput as exc:
         errors = {"reply": exc.errors}
-    except NotAllowed as exc:
-        raise PermissionDenied(exc.message) from exc
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
     status = 400 if errors else 200
     reply = {"visibility": visibility, "body": body if errors else ""}
     if _is_htmx(request):
