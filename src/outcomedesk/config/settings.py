@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "outcomedesk.accounts",
     "outcomedesk.cmdb",
     "outcomedesk.tickets",
+    "outcomedesk.sla",
     "outcomedesk.web",
     "outcomedesk.portal",
     "outcomedesk.api",

@@ -289,3 +289,45 @@ def business_time_between(
         for begin, finish in _subtract(clipped, merged):
             total += finish - begin
     return total
+
+
+def explain_deadline(
+    calendar: Calendar, start: datetime, duration: timedelta, pauses: Iterable[Span] = ()
+) -> tuple[datetime, list[str]]:
+    """The deadline and, day by day, why: the working time counted, closed days and holidays, the pauses."""
+    deadline = add_business_time(calendar, start, duration, pauses)
+    tz = calendar.tz
+    merged = normalise_pauses(pauses)
+    lines = [f"starts {start.astimezone(tz):%a %d %b %Y %H:%M %Z}; {_hours(duration)} of working time needed"]
+    day = start.astimezone(tz).date()
+    last = deadline.astimezone(tz).date()
+    start_utc, end_utc = start.astimezone(UTC_ZONE), deadline.astimezone(UTC_ZONE)
+    while day <= last:
+        label = f"{day:%a %d %b}"
+        intervals = calendar.intervals_on(day)
+        if not intervals:
+            reason = "holiday" if calendar.is_holiday(day) else "not a working day"
+            lines.append(f"{label}: {reason}")
+        else:
+            counted = []
+            for a, b in intervals:
+                begin = max(_local(day, a, tz), start_utc)
+                end = min(_local(day + timedelta(days=1), time(0), tz) if b == time(0) else _local(day, b, tz), end_utc)
+                for s, e in _subtract((begin, end), merged) if begin < end else ():
+                    counted.append(f"{s.astimezone(tz):%H:%M}-{e.astimezone(tz):%H:%M}")
+            total = business_time_between(calendar, max(_local(day, time(0), tz), start_utc),
+                                          min(_local(day + timedelta(days=1), time(0), tz), end_utc), merged)
+            kind = "half day, " if day in calendar.half_days else ""
+            lines.append(f"{label}: {kind}{_hours(total)} counted" + (f" ({', '.join(counted)})" if counted else ""))
+        day += timedelta(days=1)
+    for p_begin, p_end in merged:
+        if p_end > start_utc and p_begin < end_utc:
+            lines.append(f"paused {p_begin.astimezone(tz):%a %H:%M} to {p_end.astimezone(tz):%a %H:%M}")
+    lines.append(f"due {deadline:%a %d %b %Y %H:%M %Z}")
+    return deadline, lines
+
+
+def _hours(value: timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest:02d} min" if rest else f"{hours} h"
