@@ -59,3 +59,27 @@ def make_service(desk: Desk, name: str | None = None, **fields: Any) -> Business
 def make_ticket(requester: User, desk: Desk, **fields: Any) -> Ticket:
     fields.setdefault("title", f"Ticket {next(_seq)}")
     return tickets.open_ticket(requester, desk=desk, **fields)
+
+
+BERLIN_OFFICE = {
+    "timezone": "Europe/Berlin",
+    "hours": {d: [["09:00", "12:00"], ["13:00", "17:30"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+    "holidays": {"country": "DE", "subdiv": "BY"},
+}
+
+
+def make_calendar(name: str | None = None, definition: dict[str, Any] | None = None) -> Any:
+    from outcomedesk.sla import services as sla
+
+    return sla.save_calendar(None, name or f"Calendar {next(_seq)}", definition or BERLIN_OFFICE)
+
+
+def make_policy(name: str | None = None, *, targets: dict[str, int] | list[dict[str, Any]] | None = None,
+                **values: Any) -> Any:
+    """A policy; `targets` as {"resolution": 240, ...} (every priority) or the full list form."""
+    from outcomedesk.sla import services as sla
+
+    values.setdefault("pause_reasons", ["requester", "vendor"])
+    if isinstance(targets, dict) or targets is None:
+        targets = [{"metric": m, "priority": None, "minutes": v} for m, v in (targets or {}).items()]
+    return sla.save_policy(None, {"name": name or f"Policy {next(_seq)}", **values}, targets=targets)

@@ -32,6 +32,7 @@ from outcomedesk.tickets import notifications, routing, search
 from outcomedesk.tickets.models import (
     DONE_STATES,
     NUMBER_PREFIX,
+    OPEN_STATES,
     AssignmentRule,
     Attachment,
     Category,
@@ -46,6 +47,7 @@ from outcomedesk.tickets.models import (
 )
 from outcomedesk.tickets.priority import priority_for
 from outcomedesk.tickets.queries import can_view, can_work
+from outcomedesk.tickets.signals import ticket_changed
 
 # Which state may follow which; reopening (resolved -> in progress/new) is `reopen_ticket`'s job.
 TRANSITIONS: dict[str, set[str]] = {
@@ -131,6 +133,11 @@ def _touch(ticket: Ticket, now: Any, *, bump: bool = True) -> None:
 
 def _audit(ticket: Ticket, actor: User | None, channel: str, now: Any) -> AuditBatch:
     return AuditBatch("ticket", ticket.pk, actor.pk if actor else None, channel, now)
+
+
+def _changed(ticket: Ticket, now: Any) -> None:
+    """Tell subscribers (the SLA engine) inside the transaction, so that what they derive commits with it."""
+    ticket_changed.send(sender=Ticket, ticket=ticket, now=now)
 
 
 def _after_commit(event: str, ticket: Ticket, actor: User | None, **extra: Any) -> None:
@@ -354,6 +361,7 @@ def open_ticket(
         for upload in attachments:
             _store_attachment(ticket, upload, actor, comment=None, public=True, channel=channel)
         search.index_new_ticket(ticket)
+        _changed(ticket, now)
         _after_commit("created", ticket, actor)
     return ticket
 
@@ -398,6 +406,7 @@ def update_ticket(
         audit.save()
         if {"title", "description"} & changed:
             search.refresh_documents([ticket.pk])
+        _changed(ticket, now)
         if "assignee" in changed and ticket.assignee_id and ticket.assignee_id != actor.pk:
             _after_commit("assigned", ticket, actor)
     return ticket
@@ -571,6 +580,7 @@ def change_state(
         _touch(ticket, now)
         ticket.save()
         audit.save()
+        _changed(ticket, now)
         _after_commit("resolved" if state == State.RESOLVED else "state", ticket, actor)
     return ticket
 
@@ -607,6 +617,7 @@ def reopen_ticket(
         audit.save()
         if reason.strip():
             _write_comment(ticket, actor, reason, public=True, channel=channel, now=now)
+        _changed(ticket, now)
         _after_commit("reopened", ticket, actor)
     return ticket
 
@@ -627,8 +638,45 @@ def close_resolved(now_: Any = None, older_than_days: int = 3) -> int:
             _touch(ticket, now)
             ticket.save()
             audit.save()
+            _changed(ticket, now)
             count += 1
     return count
+
+
+def escalate_ticket(
+    ticket: Ticket | int, *, raise_priority: bool = False, group: AssignmentGroup | None = None, reason: str,
+) -> Ticket:
+    """The SLA engine's own changes (raise the priority, hand to another group), recorded as the system's."""
+    with transaction.atomic():
+        ticket = _lock(ticket)
+        if ticket.state not in OPEN_STATES:
+            return ticket
+        now = clock.now()
+        audit = _audit(ticket, None, Channel.SYSTEM, now)
+        changed = False
+        if raise_priority and ticket.priority > 1:
+            audit.add("escalated", "priority", ticket.priority, ticket.priority - 1)
+            ticket.priority -= 1
+            changed = True
+        if group is not None and group.pk != ticket.group_id and group.desk_id == ticket.desk_id:
+            audit.add("escalated", "group", _display(ticket.group), group)
+            if ticket.group_id is not None:
+                ticket.reassignment_count += 1
+            ticket.group = group
+            if ticket.assignee_id and not group.members.filter(pk=ticket.assignee_id).exists():
+                audit.add("assigned", "assignee", _display(ticket.assignee), "")
+                ticket.assignee = None
+                if ticket.state == State.ASSIGNED:
+                    _set_state(ticket, State.NEW, None, audit, now)
+            changed = True
+        if not changed:
+            return ticket
+        _touch(ticket, now)
+        ticket.save()
+        audit.save()
+        _write_comment(ticket, None, reason, public=False, channel=Channel.SYSTEM, now=now)
+        _changed(ticket, now)
+    return ticket
 
 
 # --- conversation ----------------------------------------------------------------------------------------
@@ -681,6 +729,7 @@ def add_comment(
         _touch(ticket, now, bump=False)
         ticket.save()
         audit.save()
+        _changed(ticket, now)
     return comment
 
 
@@ -827,6 +876,7 @@ def merge_tickets(
         _touch(dup, now)
         dup.save()
         audit.save()
+        _changed(dup, now)
         followers = {dup.requester_id, *dup.watchers.values_list("pk", flat=True)} - {target.requester_id}
         target.watchers.add(*followers)
         target_audit = _audit(target, actor, channel, now)

@@ -1,0 +1,7 @@
+"""Events the tickets app announces; higher layers (the SLA engine) subscribe in their AppConfig.ready()."""
+
+from django.dispatch import Signal
+
+# Sent inside the transaction of every service call that changed a ticket, after it is saved.
+# Arguments: ticket (the saved Ticket), now (the instant of the change).
+ticket_changed = Signal()
