@@ -124,3 +124,15 @@ def test_the_command_prints_the_logins(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_command_refuses_an_already_seeded_database(seeded: DemoSummary) -> None:
     with pytest.raises(CommandError, match="already exists"):
         call_command(demo_command.Command(), "--tickets=5", "--quiet", stdout=StringIO())
+
+
+def test_the_demo_has_service_levels_and_every_ticket_their_targets(seeded: DemoSummary) -> None:
+    from outcomedesk.sla.models import SlaPolicy, TicketTarget
+
+    assert SlaPolicy.objects.filter(kind="sla").count() >= 5
+    assert SlaPolicy.objects.filter(kind="ola").exists() and SlaPolicy.objects.filter(kind="uc").exists()
+    with_targets = TicketTarget.objects.values("ticket").distinct().count()
+    assert with_targets == Ticket.objects.count()  # every demo ticket falls under a policy
+    states = set(TicketTarget.objects.values_list("state", flat=True))
+    assert {"met", "breached"} <= states  # history is not all green
+    assert TicketTarget.objects.filter(metric="group_hold").exists()

@@ -52,3 +52,41 @@ def test_deadline_with_explanation(tmp_path: Path) -> None:
 def test_bad_input_is_named(tmp_path: Path, args: list[str], calendar: object, message: str) -> None:
     with pytest.raises(CommandError, match=message.replace("[", r"\[").replace("]", r"\]")):
         run(tmp_path, *args, calendar=calendar)
+
+
+def call(*args: str) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("sla", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_calendar_import_export_and_a_bad_file_stores_nothing(tmp_path: Path, db: None) -> None:
+    from outcomedesk.sla.models import BusinessCalendar
+
+    path = tmp_path / "office.json"
+    path.write_text(json.dumps(CALENDAR))
+    assert "created calendar Office" in call("calendar", "import", "--name", "Office", "--file", str(path))[0]
+    exported = json.loads(call("calendar", "export", "--name", "Office")[0])
+    assert exported["hours"]["mon"] == [["09:00", "12:00"], ["13:00", "17:30"]]
+    path.write_text(json.dumps({**CALENDAR, "timezone": "Atlantis/Capital"}))
+    with pytest.raises(CommandError, match=r"definition\.timezone: unknown time zone"):
+        call("calendar", "import", "--name", "Bad", "--file", str(path))
+    assert list(BusinessCalendar.objects.values_list("name", flat=True)) == ["Office"]
+
+
+def test_repair_explain_and_sweep_on_a_ticket(world, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests import factories as f
+
+    f.make_policy("IT", desk=world.it, targets={"response": 30, "resolution": 240})
+    ticket = f.make_ticket(world.alice, world.it)
+    out, err = call("repair", "--ticket", ticket.number)
+    assert "replayed 1 tickets" in out and "1/1 (100 %)" in err
+    explained = json.loads(call("explain", ticket.number, "--json")[0])
+    assert {item["metric"] for item in explained} == {"response", "resolution"}
+    assert explained[0]["explanation"][0].startswith("First response target 30 min")
+    assert "checked" in call("sweep")[0]
+    assert "recomputed 2 running targets" in call("recompute", "--policy", "IT")[0]
+    with pytest.raises(CommandError, match="--ticket: no ticket INC9999999"):
+        call("repair", "--ticket", "INC9999999")
+    with pytest.raises(CommandError, match="--policy: no policy 'Nope'"):
+        call("recompute", "--policy", "Nope")

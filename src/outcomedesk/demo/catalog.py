@@ -635,3 +635,56 @@ def logins() -> list[tuple[str, str, str]]:
     """(username, password, role) of the demo accounts that can sign in."""
     return [(p.username, DEMO_PASSWORD, p.login) for p in PEOPLE if p.login]
 
+
+
+# --- service levels --------------------------------------------------------------------------------------------
+
+OFFICE_HOURS = {
+    "timezone": "Europe/Berlin",
+    "hours": {d: [["08:00", "12:00"], ["13:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+    "holidays": {"country": "DE", "subdiv": "BE"},
+    "extra_holidays": [],
+    "half_days": {},
+}
+CALENDARS = {"Berlin office hours": OFFICE_HOURS, "Around the clock": {"timezone": "Europe/Berlin", "hours": "24x7"}}
+
+
+def _targets(metric: str, by_priority: dict[int | None, int]) -> list[dict[str, object]]:
+    return [{"metric": metric, "priority": p, "minutes": m} for p, m in by_priority.items()]
+
+
+# (name, values, targets): the first matching policy of each kind wins, by order.
+POLICIES: list[tuple[str, dict[str, object], list[dict[str, object]]]] = [
+    ("Executives", {"order": 10, "vip": True, "calendar": "Around the clock", "pause_reasons": ["requester"]},
+     _targets("response", {None: 15}) + _targets("resolution", {1: 120, 2: 240, None: 480})),
+    ("IT major incidents", {"order": 20, "desk": "it", "ticket_type": "incident", "priorities": [1],
+                            "calendar": "Around the clock", "pause_reasons": ["vendor"]},
+     _targets("response", {None: 15}) + _targets("resolution", {None: 240}) + _targets("next_update", {None: 60})),
+    ("IT incidents", {"order": 30, "desk": "it", "ticket_type": "incident", "calendar": "Berlin office hours",
+                      "pause_reasons": ["requester", "vendor"]},
+     _targets("response", {2: 30, 3: 120, None: 240})
+     + _targets("resolution", {2: 480, 3: 1620, 4: 2700, None: 4500})),
+    ("IT requests", {"order": 40, "desk": "it", "ticket_type": "request", "calendar": "Berlin office hours",
+                     "pause_reasons": ["requester", "vendor"]},
+     _targets("response", {None: 240}) + _targets("resolution", {None: 2700})),
+    ("People questions", {"order": 50, "desk": "hr", "calendar": "Berlin office hours",
+                          "pause_reasons": ["requester"]},
+     _targets("response", {None: 480}) + _targets("resolution", {None: 2700})),
+    ("Facilities", {"order": 60, "desk": "facilities", "calendar": "Berlin office hours",
+                    "pause_reasons": ["requester", "vendor"]},
+     _targets("response", {None: 240}) + _targets("resolution", {1: 480, None: 2700})),
+    ("Finance", {"order": 70, "desk": "finance", "calendar": "Berlin office hours", "pause_reasons": ["requester"]},
+     _targets("response", {None: 480}) + _targets("resolution", {None: 4500})),
+    ("Team hand-offs", {"kind": "ola", "order": 10, "calendar": "Berlin office hours",
+                        "pause_reasons": ["requester", "vendor"]},
+     _targets("group_hold", {1: 120, 2: 480, None: 1620})),
+    ("Supplier contracts", {"kind": "uc", "order": 10, "calendar": "Berlin office hours", "vendor": "Suppliers"},
+     _targets("vendor_pending", {None: 1620})),
+]
+
+ESCALATIONS: list[dict[str, object]] = [
+    {"name": "Warn the assignee", "at_percent": 75, "action": "notify_assignee", "business_hours_only": True},
+    {"name": "Tell the desk managers", "at_percent": 100, "action": "notify_managers", "business_hours_only": True},
+    {"name": "Raise a major incident's priority", "policy": "IT major incidents", "metric": "resolution",
+     "at_percent": 150, "action": "raise_priority"},
+]

@@ -24,6 +24,7 @@ from outcomedesk.core import clock
 from outcomedesk.core.models import Channel
 from outcomedesk.demo import catalog
 from outcomedesk.demo.plan import PlannedStep, PlannedTicket, plan_demo
+from outcomedesk.sla import services as sla_services
 from outcomedesk.tickets import notifications
 from outcomedesk.tickets import services as tickets_services
 from outcomedesk.tickets.models import OPEN_STATES, Category, PendingReason, State, Ticket
@@ -66,7 +67,10 @@ def seed_demo(
     with notifications.muted():
         with transaction.atomic(), clock.at(setup_at):
             org = _create_organisation()
-        _replay(plan, org, base, progress)
+            _create_service_levels()
+        # Each ticket's targets are computed once, from its whole history, as of the end of the history.
+        with sla_services.deferred(now=base):
+            _replay(plan, org, base, progress)
     return DemoSummary(
         desks=len(catalog.DESKS),
         services=len(catalog.SERVICES),
@@ -76,6 +80,15 @@ def seed_demo(
         seconds=round(time.monotonic() - started, 1),
         logins=catalog.logins(),
     )
+
+
+def _create_service_levels() -> None:
+    for name, definition in catalog.CALENDARS.items():
+        sla_services.save_calendar(None, name, definition)
+    for name, values, targets in catalog.POLICIES:
+        sla_services.save_policy(None, {"name": name, **values}, targets=targets)
+    for rule in catalog.ESCALATIONS:
+        sla_services.save_escalation_rule(None, rule)
 
 
 def _refuse_if_seeded() -> None:

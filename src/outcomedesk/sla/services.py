@@ -343,10 +343,12 @@ def deferred(now: datetime | None = None) -> Iterator[set[int]]:
         yield pending
     finally:
         _deferred.reset(token)
-    if pending:
-        book = PolicyBook.load()
-        for pk in sorted(pending):
-            refresh_ticket(pk, now=now, book=book)
+    ids = sorted(pending)
+    book = PolicyBook.load()
+    for start in range(0, len(ids), 500):
+        with transaction.atomic():  # one commit per batch, not per ticket
+            for pk in ids[start:start + 500]:
+                refresh_ticket(pk, now=now, book=book)
 
 
 def on_ticket_changed(ticket: Ticket, now: datetime, **_: Any) -> None:
