@@ -326,3 +326,16 @@ def test_breaching_soon_is_one_indexed_query(world: World, it_policy: SlaPolicy,
             "ticket_id", flat=True))
     assert found == [soon.pk]
     assert timedelta(0) < target(soon).deadline - at("2026-06-11T09:30") <= timedelta(hours=1)  # type: ignore[operator]
+
+
+def test_recompute_stores_instants_as_the_orm_does_so_range_queries_still_match(
+        world: World, it_policy: SlaPolicy) -> None:
+    with clock.at(at("2026-06-09T09:00")):
+        ticket = f.make_ticket(world.alice, world.it)
+    sla.recompute_active(now=at("2026-06-09T09:05"))
+    deadline = target(ticket).deadline
+    assert deadline == at("2026-06-11T10:00")
+    assert TicketTarget.objects.filter(deadline=deadline, ticket=ticket).exists()
+    resolution = TicketTarget.objects.filter(ticket=ticket, metric="resolution")
+    assert resolution.filter(deadline__lte=at("2026-06-11T09:59")).count() == 0
+    assert resolution.filter(next_check_at__lte=at("2026-06-10T15:00")).count() == 1  # at risk Wed 14:30

@@ -13,6 +13,7 @@ from outcomedesk.accounts.api import router as accounts_router
 from outcomedesk.accounts.services import user_for_token
 from outcomedesk.cmdb.api import router as cmdb_router
 from outcomedesk.core.errors import ServiceError
+from outcomedesk.sla.api import router as sla_router
 from outcomedesk.tickets.api import router as tickets_router
 
 
@@ -49,6 +50,7 @@ api = NinjaAPI(
 api.add_router("/", accounts_router)
 api.add_router("/", cmdb_router)
 api.add_router("/", tickets_router)
+api.add_router("/sla", sla_router)
 
 
 def _errors(request: HttpRequest, status: int, errors: list[dict[str, Any]]) -> HttpResponse:

@@ -100,6 +100,7 @@ class Measure:
     at_risk_at: datetime | None = None
     elapsed: timedelta = timedelta(0)
     state: str = RUNNING
+    _instants: dict[float, datetime | None] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def target(self) -> timedelta:
@@ -123,6 +124,13 @@ class Measure:
 
     def instant_at(self, percent: float) -> datetime | None:
         """When `percent` of the target will have elapsed; None while paused short of it (it is not known yet)."""
+        if percent in self._instants:
+            return self._instants[percent]
+        found = self._instant_at(percent)
+        self._instants[percent] = found
+        return found
+
+    def _instant_at(self, percent: float) -> datetime | None:
         needed = timedelta(seconds=self.rule.minutes * 60 * percent / 100)
         spans = self.spans
         if self.paused_since is not None:
@@ -287,6 +295,7 @@ def _runs(
 def evaluate(m: Measure, now: datetime) -> Measure:
     """Fill in the deadline, the elapsed business time and the state of a measure as of `now`."""
     calendar, spans = m.rule.calendar, m.spans
+    m._instants.clear()  # the facts may have changed since the last evaluation
     end = m.stopped_at or now
     if m.paused_since is not None and m.stopped_at is None:
         counted = business_time_between(calendar, m.started_at, m.paused_since, spans)
@@ -295,6 +304,8 @@ def evaluate(m: Measure, now: datetime) -> Measure:
     else:
         m.elapsed = business_time_between(calendar, m.started_at, max(end, m.started_at), spans)
         m.deadline = add_business_time(calendar, m.started_at, m.target, spans)
+    if m.deadline is not None:
+        m._instants[100] = m.deadline
     m.at_risk_at = m.instant_at(m.rule.at_risk_percent)
     if m.cancelled:
         m.state = CANCELLED_TARGET

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
 from outcomedesk.accounts.queries import access_for, agents_of_desk
 from outcomedesk.cmdb.models import BusinessService
+from outcomedesk.core import clock
 from outcomedesk.core.errors import Conflict, InvalidInput
 from outcomedesk.tickets import services
 from outcomedesk.tickets.filters import NUMBER, SORTS, TicketFilter
@@ -40,7 +41,7 @@ from outcomedesk.tickets.models import (
 )
 from outcomedesk.tickets.queries import can_view, can_work, get_visible_ticket, timeline, visible_desk_ids
 from outcomedesk.tickets.search import search_tickets
-from outcomedesk.web import forms, saved_views
+from outcomedesk.web import forms, saved_views, service_levels
 
 PER_PAGE = 50
 View = Callable[..., HttpResponseBase]
@@ -101,13 +102,21 @@ def queue(request: HttpRequest) -> HttpResponse:
     except InvalidInput as exc:
         errors = exc.errors
         ticket_filter = TicketFilter()
+    # The SLA condition lives here, not in TicketFilter: tickets must not know about service levels.
+    sla_filter, sla_errors = service_levels.parse_filter(request.GET)
+    errors.update(sla_errors)
+    now = clock.now()
     page = _page(request.GET.get("page"))
     start = (page - 1) * PER_PAGE
     # One row more than a page tells whether a next page exists, without counting the whole table.
-    tickets = ticket_filter.apply(user).select_related("requester", "desk", "group", "assignee")
+    tickets = service_levels.apply_filter(ticket_filter.apply(user), sla_filter, now).select_related(
+        "requester", "desk", "group", "assignee")
     rows = list(tickets[start : start + PER_PAGE + 1])
+    shown = rows[:PER_PAGE]
+    badges = service_levels.queue_badges(shown, now)  # one query for the page
     context: dict[str, Any] = {
-        "tickets": rows[:PER_PAGE],
+        "tickets": shown,
+        "rows": [(t, badges.get(t.pk)) for t in shown],
         "page": page,
         "has_next": len(rows) > PER_PAGE,
         "has_previous": page > 1,
@@ -146,6 +155,7 @@ def _queue_options(user: User) -> dict[str, Any]:
         "sorts": [(key, SORT_LABELS.get(key, key)) for key in SORTS if key in SORT_LABELS],
         "states": State.choices,
         "pending_reasons": PendingReason.choices,
+        "sla_filters": service_levels.SLA_FILTERS,
     }
 
 
@@ -261,6 +271,7 @@ def _ticket_context(
             ticket, tags, sorted(ticket.watchers.values_list("username", flat=True))
         ),
         "reply": reply or {"visibility": "reply"},
+        "sla_targets": service_levels.panel(ticket, clock.now()),
         "states": State,
         "pending_reasons": PendingReason.choices,
         "levels": Level.choices,
@@ -453,11 +464,15 @@ def export_csv(request: HttpRequest) -> HttpResponseBase:
 
     from outcomedesk.tickets.export import csv_lines
 
+    sla_filter, errors = service_levels.parse_filter(request.GET)
     try:
         tickets = TicketFilter.from_params(request.GET).apply(_user(request))
     except InvalidInput as exc:
-        return HttpResponse("; ".join(f"{k}: {v}" for k, v in exc.errors.items()), status=400,
+        errors = {**exc.errors, **errors}
+    if errors:
+        return HttpResponse("; ".join(f"{k}: {v}" for k, v in errors.items()), status=400,
                             content_type="text/plain")
+    tickets = service_levels.apply_filter(tickets, sla_filter, clock.now())
     response = StreamingHttpResponse(csv_lines(tickets), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="tickets.csv"'
     return response

@@ -1,0 +1,153 @@
+"""SLA at scale: recompute every running target of N tickets, then the escalation sweep over them.
+
+    .venv/bin/python -m benchmarks.sla_scale --db postgres --tickets 1000000
+    .venv/bin/python -m benchmarks.sla_scale --db sqlite --tickets 1000000
+    .venv/bin/python -m benchmarks.sla_scale --db postgres --reuse      # measure again without reloading
+
+Setup (not timed): N tickets through the bulk loader, one SLA policy on a Berlin office calendar with Bavarian
+holidays and two escalation rules (75 %: the assignee, 100 %: the managers), and one running resolution target
+per ticket (started in the last 20 days, 1 to 50 working days long, a third with a 4-hour pause), written in bulk.
+
+Timed:
+- `recompute_active()`: every running target's deadline, at-risk instant, state and next check from its stored
+  start, pauses and target (what a calendar fix triggers), written back; 2 runs;
+- `sweep()` one minute later, five times a minute apart (what beat runs each minute), and once after an hour
+  without a sweep (a backlog): how many targets were due, how many escalations fired, seconds.
+Results go to benchmarks/results/sla-<db>-<tickets>-<timestamp>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks import run
+
+DB_NAME = "outcomedesk_sla_bench"
+
+
+def setup(tickets: int) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+    from tqdm import tqdm
+
+    from benchmarks import data
+    from outcomedesk.core.models import AuditEvent
+    from outcomedesk.sla import services as sla
+    from outcomedesk.sla.models import TicketTarget
+    from outcomedesk.tickets import bulk
+    from outcomedesk.tickets.models import Comment, Ticket
+
+    call_command("migrate", interactive=False, verbosity=0)
+    org = data.create_org()
+    now = timezone.now()
+    with tqdm(total=tickets, unit="ticket", mininterval=2, desc="tickets") as bar, \
+            bulk.secondary_indexes_deferred(Ticket, Comment, AuditEvent):
+        bulk.load_tickets(data.ticket_rows(org, tickets, now=now), batch_size=5000, progress=bar.update,
+                          sanitise=False)
+    office = sla.save_calendar(None, "Munich office", {
+        "timezone": "Europe/Berlin",
+        "hours": {d: [["09:00", "12:00"], ["13:00", "17:30"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+        "holidays": {"country": "DE", "subdiv": "BY"},
+    })
+    policy = sla.save_policy(None, {"name": "Everything", "calendar": office.pk, "pause_reasons": ["requester"]},
+                             targets=[{"metric": "resolution", "priority": None, "minutes": 2700}])
+    sla.save_escalation_rule(None, {"name": "Warn", "at_percent": 75, "action": "notify_assignee"})
+    sla.save_escalation_rule(None, {"name": "Managers", "at_percent": 100, "action": "notify_managers"})
+    rng = random.Random(3)
+    ids = list(Ticket.objects.order_by("pk").values_list("pk", flat=True))
+    with tqdm(total=len(ids), unit="target", mininterval=2, desc="targets") as bar:
+        for start in range(0, len(ids), 10_000):
+            rows = []
+            for pk in ids[start:start + 10_000]:
+                began = now - timedelta(seconds=rng.random() * 20 * 86400)
+                pauses = []
+                if rng.random() < 1 / 3:
+                    pause = began + timedelta(hours=1)
+                    pauses = [[pause.isoformat(), (pause + timedelta(hours=4)).isoformat(), "pending on requester"]]
+                rows.append(TicketTarget(ticket_id=pk, metric="resolution", cycle=0, policy=policy,
+                                         minutes=rng.randint(1, 50) * 540, state="running", started_at=began,
+                                         is_active=True, pauses=pauses, computed_at=now))
+            TicketTarget.objects.bulk_create(rows)
+            bar.update(len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def measure(results: dict[str, Any], runs: int) -> None:
+    from django.utils import timezone
+
+    from outcomedesk.core import clock
+    from outcomedesk.sla import services as sla
+    from outcomedesk.sla.models import EscalationFiring, TicketTarget
+
+    active = TicketTarget.objects.filter(is_active=True).count()
+    results["active_targets"] = active
+    now = timezone.now().replace(microsecond=0)
+    recompute = []
+    for n in range(runs):
+        EscalationFiring.objects.all().delete()
+        started, cpu = time.perf_counter(), time.process_time()
+        with clock.at(now):
+            count = sla.recompute_active(now=now)
+        recompute.append({"seconds": round(time.perf_counter() - started, 2),
+                          "cpu_seconds": round(time.process_time() - cpu, 2), "targets": count})
+        print(f"recompute run {n + 1}: {recompute[-1]}", flush=True)
+    results["recompute"] = recompute
+    sweeps = []
+    for minute in [1, 2, 3, 4, 5, 65]:
+        moment = now + timedelta(minutes=minute)
+        due = TicketTarget.objects.filter(next_check_at__lte=moment).count()
+        started, cpu = time.perf_counter(), time.process_time()
+        with clock.at(moment):
+            result = sla.sweep(moment)
+        sweeps.append({"at_minute": minute, "due": due, "checked": result.checked, "fired": len(result.fired),
+                       "seconds": round(time.perf_counter() - started, 3),
+                       "cpu_seconds": round(time.process_time() - cpu, 3)})
+        print(f"sweep: {sweeps[-1]}", flush=True)
+    results["sweeps"] = sweeps
+    empty_started = time.perf_counter()
+    sla.sweep(now + timedelta(minutes=65))
+    results["sweep_nothing_due_seconds"] = round(time.perf_counter() - empty_started, 4)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], required=True)
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--runs", type=int, default=2)
+    args = parser.parse_args(argv)
+    run.PG_BENCH_DB = DB_NAME
+    data_dir = Path(os.environ.get("OUTCOMEDESK_BENCH_DIR", f"/tmp/outcomedesk-sla-bench-{args.db}"))
+    run.configure_environment(args.db, data_dir)
+    if not args.reuse:
+        run.fresh_database(args.db, data_dir)
+    import django
+
+    django.setup()
+    results: dict[str, Any] = {"db": args.db, "tickets": args.tickets, "started_at": datetime.now(UTC).isoformat(),
+                               "command": " ".join([sys.executable, "-m", "benchmarks.sla_scale", *sys.argv[1:]])}
+    if not args.reuse:
+        started = time.perf_counter()
+        setup(args.tickets)
+        results["setup_seconds"] = round(time.perf_counter() - started, 1)
+    results["machine"] = run.machine()
+    measure(results, args.runs)
+    run.RESULTS.mkdir(parents=True, exist_ok=True)
+    path = run.RESULTS / f"sla-{args.db}-{args.tickets}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    print(json.dumps(results, indent=2, default=str))
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()
