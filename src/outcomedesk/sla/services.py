@@ -514,7 +514,8 @@ class SweepResult:
     fired: list[int] = field(default_factory=list)
 
 
-def sweep(now: datetime | None = None, *, batch: int = 500, limit: int | None = None) -> SweepResult:
+def sweep(now: datetime | None = None, *, batch: int = 500, limit: int | None = None,
+          deliver: bool = True) -> SweepResult:
     """Move targets whose time has come to at risk or breached and fire their due escalations, each once.
 
     Safe with any number of concurrent sweeps: on PostgreSQL each batch locks its rows and skips rows another
@@ -571,7 +572,7 @@ def sweep(now: datetime | None = None, *, batch: int = 500, limit: int | None = 
             # Changes to tickets come last: they refresh the ticket's targets, which then see the firings.
             for firing, rule, row in actions:
                 _act(firing, rule, row)
-    if result.fired:
+    if result.fired and deliver:
         transaction.on_commit(lambda: _queue_delivery())
     return result
 
@@ -645,6 +646,28 @@ def deliver_escalations(now: datetime | None = None, *, limit: int = 500) -> int
 
 UPDATE_TIMES = ("UPDATE {table} SET minutes = %s, state = %s, deadline = %s, at_risk_at = %s, breached_at = %s, "
                 "elapsed_seconds = %s, next_check_at = %s, computed_at = %s WHERE id = %s")
+# PostgreSQL: one statement per chunk of rows (a round trip per row costs more than the maths).
+UPDATE_TIMES_PG = ("UPDATE {table} AS t SET minutes = v.minutes, state = v.state, deadline = v.deadline, "
+                   "at_risk_at = v.at_risk_at, breached_at = v.breached_at, elapsed_seconds = v.elapsed_seconds, "
+                   "next_check_at = v.next_check_at, computed_at = v.computed_at "
+                   "FROM (VALUES {rows}) AS v(minutes, state, deadline, at_risk_at, breached_at, elapsed_seconds, "
+                   "next_check_at, computed_at, id) WHERE t.id = v.id")
+PG_ROW = "(%s::integer, %s::varchar, %s::timestamptz, %s::timestamptz, %s::timestamptz, %s::bigint, " \
+         "%s::timestamptz, %s::timestamptz, %s::bigint)"
+
+
+def _write_times(updates: list[tuple[Any, ...]]) -> None:
+    """Store recomputed times. Raw SQL: Django's bulk_update writes CASE expressions that cost more than the
+    maths. The table name is the model's own; every value is a bound parameter."""
+    table = TicketTarget._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for start in range(0, len(updates), 2000):
+                chunk = updates[start:start + 2000]
+                cursor.execute(UPDATE_TIMES_PG.format(table=table, rows=", ".join([PG_ROW] * len(chunk))),
+                               [value for row in chunk for value in row])
+        else:
+            cursor.executemany(UPDATE_TIMES.format(table=table), updates)
 
 
 def recompute_active(*, policy: SlaPolicy | None = None, calendar: BusinessCalendar | None = None,
@@ -685,13 +708,7 @@ def recompute_active(*, policy: SlaPolicy | None = None, calendar: BusinessCalen
             upcoming = _next_check(m, book.escalations(p.pk, row.metric), fired.get(row.pk, set()), now)
             updates.append((row.minutes, m.state, when(m.deadline), when(m.at_risk_at), when(m.breached_at),
                             int(m.elapsed.total_seconds()), when(upcoming), when(now), row.pk))
-        # Raw SQL: Django's bulk_update writes CASE expressions that cost more than the maths. The table name
-        # is the model's own; every value is a bound parameter.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(
-                UPDATE_TIMES.format(table=TicketTarget._meta.db_table),
-                updates,
-            )
+        _write_times(updates)
         done += len(rows)
         if progress:
             progress(done, total)

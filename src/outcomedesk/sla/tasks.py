@@ -10,7 +10,7 @@ from outcomedesk.sla import services
 @shared_task(ignore_result=True)
 def sweep_targets() -> int:
     """Settle targets whose time has come and fire due escalations; safe to run on many workers at once."""
-    result = services.sweep()
+    result = services.sweep(deliver=False)  # delivered just below, in this task
     services.deliver_escalations()
     return len(result.fired)
 
