@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from django.test import TestCase
 from django.urls import reverse
 
 from outcomedesk.core import clock
@@ -60,7 +61,7 @@ def test_changing_a_calendar_in_the_admin_moves_running_deadlines(world: World) 
     with clock.at(at("2026-06-09T09:00")):
         ticket = f.make_ticket(world.alice, world.it)
     definition = {**office.definition, "extra_holidays": ["2026-06-10"]}
-    with clock.at(at("2026-06-09T09:05")):
+    with clock.at(at("2026-06-09T09:05")), TestCase.captureOnCommitCallbacks(execute=True):
         response = client_for(world.root).post(reverse("admin:sla_businesscalendar_change", args=[office.pk]),
                                                calendar_form("Office", definition))
     assert response.status_code == 302

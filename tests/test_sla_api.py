@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.test import TestCase
 
 from outcomedesk.core import clock
 from outcomedesk.sla.models import BusinessCalendar, EscalationRule, PolicyTarget, SlaPolicy, TicketTarget
@@ -53,7 +54,7 @@ def test_a_service_manager_creates_reads_and_replaces_a_calendar(world: World, s
     created = api.send("post", "/sla/calendars", {"name": "Munich office", "definition": OFFICE})
     assert created.status_code == 201, created.content
     body = created.json()
-    assert body["definition"]["timezone"] == "Europe/Berlin" and body["recomputed"] == 0
+    assert body["definition"]["timezone"] == "Europe/Berlin" and body["recompute_tasks"] == 0
     assert body["definition"]["hours"]["mon"] == [["09:00", "12:00"], ["13:00", "17:30"]]
     assert Api("bob").get(f"/sla/calendars/{body['id']}").json()["name"] == "Munich office"
     assert [c["name"] for c in Api("bob").get("/sla/calendars").json()] == ["Munich office"]
@@ -71,10 +72,10 @@ def test_replacing_a_calendar_moves_the_deadlines_of_running_targets(world: Worl
     calendar = it_policy.calendar
     assert calendar is not None
     definition = {**calendar.definition, "extra_holidays": ["2026-06-10"]}
-    with clock.at(at("2026-06-09T09:05")):
+    with clock.at(at("2026-06-09T09:05")), TestCase.captureOnCommitCallbacks(execute=True):
         response = Api("sam").send("put", f"/sla/calendars/{calendar.pk}", {"name": calendar.name,
                                                                             "definition": definition})
-    assert response.json()["recomputed"] == 2
+    assert response.json()["recompute_tasks"] == 1
     assert TicketTarget.objects.get(ticket=ticket, metric="resolution").deadline == at("2026-06-12T10:00")
 
 
@@ -223,8 +224,9 @@ def test_repair_replays_the_tickets_of_a_policy(world: World, sam: Any, it_polic
     api = Api("sam")
     api.send("patch", f"/sla/policies/{it_policy.pk}", {"pause_reasons": ["requester"]})
     assert len(TicketTarget.objects.get(ticket=ticket, metric="resolution").pauses) == 1
-    response = api.send("post", f"/sla/policies/{it_policy.pk}/repair", {})
-    assert response.status_code == 200 and response.json() == {"replayed": 1}
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = api.send("post", f"/sla/policies/{it_policy.pk}/repair", {})
+    assert response.status_code == 202 and response.json() == {"scheduled": 1}
     assert TicketTarget.objects.get(ticket=ticket, metric="resolution").pauses == []
 
 

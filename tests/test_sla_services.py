@@ -339,3 +339,24 @@ def test_recompute_stores_instants_as_the_orm_does_so_range_queries_still_match(
     resolution = TicketTarget.objects.filter(ticket=ticket, metric="resolution")
     assert resolution.filter(deadline__lte=at("2026-06-11T09:59")).count() == 0
     assert resolution.filter(next_check_at__lte=at("2026-06-10T15:00")).count() == 1  # at risk Wed 14:30
+
+
+def test_recompute_in_chunks_covers_every_running_target_once(world: World, it_policy: SlaPolicy) -> None:
+    with clock.at(at("2026-06-09T09:00")):
+        made = [f.make_ticket(world.alice, world.it) for _ in range(5)]
+    chunks = sla.recompute_chunks(size=3)
+    assert len(chunks) == 4  # 10 targets (response + resolution of 5 tickets) in ranges of 3
+    assert sum(sla.recompute_active(pk_from=low, pk_to=high, now=at("2026-06-09T09:05")) for low, high in chunks) == 10
+    with TestCase.captureOnCommitCallbacks(execute=True) as queued:
+        assert sla.schedule_recompute(size=3) == 4
+    assert len(queued) == 4
+    assert {target(t).deadline for t in made} == {at("2026-06-11T10:00")}
+
+
+def test_a_repair_is_queued_only_by_service_managers(world: World, it_policy: SlaPolicy) -> None:
+    f.make_ticket(world.alice, world.it)
+    with pytest.raises(NotAllowed):
+        sla.schedule_repair(world.bob, it_policy)
+    with TestCase.captureOnCommitCallbacks(execute=True) as queued:
+        assert sla.schedule_repair(world.root, it_policy, batch=1) == 1
+    assert len(queued) == 1

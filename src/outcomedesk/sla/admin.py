@@ -114,9 +114,10 @@ class BusinessCalendarAdmin(ServiceLevelAdmin):
     def save_model(self, request: HttpRequest, obj: BusinessCalendar, form: Any, change: bool) -> None:
         services.save_calendar(request.user, obj.name, obj.definition, calendar=obj)  # type: ignore[arg-type]
         if change:
-            # As `outcomedesk sla calendar import` does after a replace: running deadlines follow the fix.
-            count = services.recompute_active(calendar=obj)
-            self.message_user(request, f"Recomputed the deadlines of {count:,} running targets.", messages.INFO)
+            # Running deadlines follow the fix; at scale this is long, so it is queued.
+            tasks = services.schedule_recompute(calendar=obj)
+            self.message_user(request, f"Queued {tasks:,} recompute task(s) for the running targets on it.",
+                              messages.INFO)
 
 
 # --- policies and their targets ----------------------------------------------------------------------------

@@ -49,7 +49,8 @@ class CalendarOut(Schema):
 
 
 class CalendarSaved(CalendarOut):
-    recomputed: int = Field(0, description="Running targets whose deadlines were recomputed on the new calendar")
+    recompute_tasks: int = Field(0, description="Recompute tasks queued for the running targets on the calendar "
+                                                "(one per 50,000 targets; run in-process without a broker)")
 
 
 class TargetRuleIn(Schema):
@@ -152,7 +153,7 @@ class PolicyOut(Schema):
 
 
 class RepairOut(Schema):
-    replayed: int
+    scheduled: int = Field(description="Tickets whose history is queued for replay (in-process without a broker)")
 
 
 class RuleCreate(Schema):
@@ -339,10 +340,10 @@ def create_calendar(request: HttpRequest, payload: CalendarIn) -> Status[Busines
 def replace_calendar(request: HttpRequest, calendar_id: int, payload: CalendarIn) -> dict[str, Any]:
     row = services.save_calendar(request.user, payload.name, payload.definition,  # type: ignore[arg-type]
                                  calendar=_calendar(calendar_id))
-    # As `outcomedesk sla calendar import` does: deadlines on the old calendar would otherwise stay wrong.
-    recomputed = services.recompute_active(calendar=row)
+    # Deadlines on the old calendar would otherwise stay wrong; at scale this is long, so it is queued.
+    tasks = services.schedule_recompute(calendar=row)
     return {"id": row.pk, "name": row.name, "definition": row.definition, "updated_at": row.updated_at,
-            "recomputed": recomputed}
+            "recompute_tasks": tasks}
 
 
 # --- policies ----------------------------------------------------------------------------------------------
@@ -375,15 +376,11 @@ def update_policy(request: HttpRequest, policy_id: int, payload: PolicyPatch) ->
     return _policy(row.pk)
 
 
-@router.post("/policies/{policy_id}/repair", response=RepairOut,
-             summary="Replay the history of the policy's tickets to recompute their targets")
-def repair_policy(request: HttpRequest, policy_id: int) -> dict[str, Any]:
-    access = access_for(request.user)
-    # The replay itself has no actor; the door checks the same rule as the services that change policies.
-    if not (access.is_admin or access.is_service_manager):
-        raise NotAllowed("only service managers and admins may change service levels")
-    policy = _policy(policy_id)
-    return {"replayed": services.repair(list(services.tickets_of_policy(policy)))}
+@router.post("/policies/{policy_id}/repair", response={202: RepairOut},
+             summary="Queue the replay of the history of the policy's tickets to recompute their targets")
+def repair_policy(request: HttpRequest, policy_id: int) -> Status[dict[str, Any]]:
+    _staff(request)
+    return Status(202, {"scheduled": services.schedule_repair(request.user, _policy(policy_id))})  # type: ignore[arg-type]
 
 
 # --- escalation rules --------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ the targets of tickets (refreshed on each ticket change, swept for escalations, 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
 from outcomedesk.cmdb.models import BusinessService
@@ -670,21 +671,58 @@ def _write_times(updates: list[tuple[Any, ...]]) -> None:
             cursor.executemany(UPDATE_TIMES.format(table=table), updates)
 
 
+def _active_targets(policy_id: int | None, calendar_id: int | None) -> QuerySet[TicketTarget]:
+    query = TicketTarget.objects.filter(is_active=True, policy__isnull=False)
+    if policy_id is not None:
+        query = query.filter(policy_id=policy_id)
+    if calendar_id is not None:
+        query = query.filter(policy__calendar_id=calendar_id)
+    return query
+
+
+def recompute_chunks(*, policy: SlaPolicy | None = None, calendar: BusinessCalendar | None = None,
+                     size: int = 50_000) -> list[tuple[int, int]]:
+    """Primary-key ranges of about `size` running targets each, to recompute in parallel (one task per range)."""
+    ids = _active_targets(policy.pk if policy else None, calendar.pk if calendar else None).order_by("pk")
+    bounds = list(ids.values_list("pk", flat=True)[::size]) if size > 0 else []
+    last = ids.values_list("pk", flat=True).last()
+    if last is None:
+        return []
+    edges = [*bounds, last + 1]
+    return list(itertools.pairwise(edges))
+
+
+def schedule_recompute(*, policy: SlaPolicy | None = None, calendar: BusinessCalendar | None = None,
+                       size: int = 50_000) -> int:
+    """Queue the recompute as one Celery task per chunk, after commit: spread over the workers at scale, run
+    in-process one after the other in the embedded default. Returns the number of chunks."""
+    from outcomedesk.sla.tasks import recompute_targets
+
+    chunks = recompute_chunks(policy=policy, calendar=calendar, size=size)
+    policy_id, calendar_id = (policy.pk if policy else None), (calendar.pk if calendar else None)
+    for low, high in chunks:
+        transaction.on_commit(lambda low=low, high=high: recompute_targets.delay(  # type: ignore[misc]
+            policy_id=policy_id, calendar_id=calendar_id, pk_from=low, pk_to=high))
+    return len(chunks)
+
+
 def recompute_active(*, policy: SlaPolicy | None = None, calendar: BusinessCalendar | None = None,
-                     now: datetime | None = None, batch: int = 5000,
+                     now: datetime | None = None, batch: int = 5000, pk_from: int = 0, pk_to: int | None = None,
                      progress: Callable[[int, int], None] | None = None) -> int:
     """Recompute the deadlines of running targets from their stored start, pauses and the policy's current target
-    (after a calendar fix or a target change), without replaying history. Returns how many were recomputed."""
+    (after a calendar fix or a target change), without replaying history. Returns how many were recomputed.
+    `pk_from`/`pk_to` limit it to one chunk of `recompute_chunks`."""
     now = now or clock.now()
     book = PolicyBook.load()
     policies = {p.pk: p for p in book.policies}
-    query = TicketTarget.objects.filter(is_active=True, policy__isnull=False)
-    if policy is not None:
-        query = query.filter(policy=policy)
-    if calendar is not None:
-        query = query.filter(policy__calendar=calendar)
+    calendars = {p.pk: calendar_of(p.calendar) for p in book.policies}
+    reasons = {p.pk: frozenset(p.pause_reasons) for p in book.policies}
+    query = _active_targets(policy.pk if policy else None, calendar.pk if calendar else None).filter(
+        pk__gte=pk_from)
+    if pk_to is not None:
+        query = query.filter(pk__lt=pk_to)
     total = query.count()
-    done, last_pk = 0, 0
+    done, last_pk = 0, pk_from - 1
     when = _sql_instant()
     columns = [f.name for f in fields(_Row)]
     while True:
@@ -703,7 +741,7 @@ def recompute_active(*, policy: SlaPolicy | None = None, calendar: BusinessCalen
             if p is None:
                 continue
             row.minutes = book.minutes(p, row.metric, priorities.get(row.ticket_id, 3)) or row.minutes
-            m = measure_from_row(row, calendar_of(p.calendar), frozenset(p.pause_reasons), p.at_risk_percent)
+            m = measure_from_row(row, calendars[p.pk], reasons[p.pk], p.at_risk_percent)
             engine.evaluate(m, now)
             upcoming = _next_check(m, book.escalations(p.pk, row.metric), fired.get(row.pk, set()), now)
             updates.append((row.minutes, m.state, when(m.deadline), when(m.at_risk_at), when(m.breached_at),
@@ -726,6 +764,19 @@ def repair(tickets: Iterable[int], *, now: datetime | None = None,
         if progress and (count % 200 == 0 or count == total):
             progress(count, total or count)
     return count
+
+
+def schedule_repair(actor: User | None, policy: SlaPolicy, *, batch: int = 1000) -> int:
+    """Queue the replay of every ticket with a target of `policy` (after fixing it), in batches, after commit;
+    returns how many tickets. In the embedded default the batches run in-process."""
+    from outcomedesk.sla.tasks import repair_tickets
+
+    _require_admin(actor)
+    ids = list(tickets_of_policy(policy))
+    for start in range(0, len(ids), batch):
+        chunk = ids[start:start + batch]
+        transaction.on_commit(lambda chunk=chunk: repair_tickets.delay(chunk))  # type: ignore[misc]
+    return len(ids)
 
 
 def tickets_of_policy(policy: SlaPolicy) -> Iterable[int]:
