@@ -6,8 +6,9 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
-from outcomedesk.config.env import env_bool, env_int, env_list, env_str
+from outcomedesk.config.env import ConfigError, env_bool, env_int, env_list, env_str
 
 DEBUG = env_bool("OUTCOMEDESK_DEBUG", False)
 DATA_DIR = Path(env_str("OUTCOMEDESK_DATA_DIR", str(Path.cwd() / "var"))).resolve()
@@ -146,6 +147,8 @@ EMAIL_HOST_USER = env_str("OUTCOMEDESK_EMAIL_USER")
 EMAIL_HOST_PASSWORD = env_str("OUTCOMEDESK_EMAIL_PASSWORD")
 EMAIL_USE_TLS = env_bool("OUTCOMEDESK_EMAIL_TLS", False)
 EMAIL_USE_SSL = env_bool("OUTCOMEDESK_EMAIL_SSL", False)
+# Where the file-based backend (OUTCOMEDESK_EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend) writes.
+EMAIL_FILE_PATH = env_str("OUTCOMEDESK_EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env_str("OUTCOMEDESK_EMAIL_FROM", "Outcomedesk <servicedesk@localhost>")
 OUTCOMEDESK_BASE_URL = env_str("OUTCOMEDESK_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
@@ -155,6 +158,26 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = TIME_ZONE
+# Database connections: in a worker, Celery's Django fix-up (on whenever DJANGO_SETTINGS_MODULE is set) drops
+# those a pool process inherits at fork and closes them before and after every task, so none goes stale; the
+# embedded beat of `serve` closes its thread's stale ones around each task as a web request does.
+# Periodic work: `celery -A outcomedesk.config beat` with a broker; inside `outcomedesk serve` without one.
+OUTCOMEDESK_SLA_SWEEP_SECONDS = env_int("OUTCOMEDESK_SLA_SWEEP_SECONDS", 60)
+if OUTCOMEDESK_SLA_SWEEP_SECONDS < 1:
+    raise ConfigError(f"OUTCOMEDESK_SLA_SWEEP_SECONDS={OUTCOMEDESK_SLA_SWEEP_SECONDS} must be 1 or more")
+CELERY_BEAT_SCHEDULE = {
+    "sla-sweep": {
+        "task": "outcomedesk.sla.tasks.sweep_targets",
+        "schedule": float(OUTCOMEDESK_SLA_SWEEP_SECONDS),
+        # A sweep nobody picked up before the next one is due is superseded by it: don't let them pile up.
+        "options": {"expires": float(OUTCOMEDESK_SLA_SWEEP_SECONDS)},
+    },
+    "close-resolved-tickets": {
+        "task": "outcomedesk.tickets.tasks.close_resolved_tickets",
+        "schedule": crontab(hour=2, minute=0),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # Attachments
 ATTACHMENT_MAX_BYTES = env_int("OUTCOMEDESK_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)

@@ -1,0 +1,273 @@
+"""Real Celery workers on the machine's Redis sweep the same targets: each escalation fires once per target and
+is e-mailed once, with two workers at once and when a worker is killed in the middle of a sweep.
+
+The workers are `celery -A outcomedesk.config worker` processes on the test database; they run the production
+settings (tests/settings.py would keep their e-mails in their own memory) and write e-mails to files we count."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from email import message_from_bytes
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from celery import Celery
+from django.conf import settings
+from django.core import mail
+from django.db import connection
+from django.utils import timezone
+
+from outcomedesk.core import clock
+from outcomedesk.sla import services as sla
+from outcomedesk.sla.models import EscalationFiring, EscalationRule, TicketTarget
+from tests import factories as f
+from tests.conftest import World
+
+REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of its own, emptied before and after
+SWEEP = "outcomedesk.sla.tasks.sweep_targets"
+ROOT = Path(__file__).resolve().parent.parent
+MAIL_SEPARATOR = b"\n" + b"-" * 79 + b"\n"  # between the messages of Django's file-based e-mail backend
+
+
+def _redis_is_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+pytestmark = [
+    pytest.mark.skipif(not _redis_is_up(), reason="needs Redis on 127.0.0.1:6379 for real Celery workers"),
+    pytest.mark.django_db(transaction=True),  # the workers must see the data: no test transaction around it
+]
+
+
+def _database_url() -> str:
+    """The test database (not the one the settings name) as a URL for the workers' DATABASE_URL."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    assert connection.vendor == "postgresql", connection.vendor
+    login = quote(db["USER"] or "", safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else "")
+    return f"postgres://{login}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{quote(db['NAME'], safe='')}"
+
+
+class Workers:
+    """Celery worker processes, each the leader of its own process group so that its pool dies with it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.mail_dir = folder / "mail"
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("OUTCOMEDESK_", "DJANGO_", "CELERY_", "DATABASE_URL"))}
+        self.env.update(
+            DJANGO_SETTINGS_MODULE="outcomedesk.config.settings",
+            DATABASE_URL=_database_url(),
+            CELERY_BROKER_URL=REDIS_URL,
+            OUTCOMEDESK_DATA_DIR=str(folder / "data"),
+            OUTCOMEDESK_SECRET_KEY=settings.SECRET_KEY,
+            OUTCOMEDESK_TIME_ZONE=settings.TIME_ZONE,
+            OUTCOMEDESK_EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+            OUTCOMEDESK_EMAIL_FILE_PATH=str(self.mail_dir),
+            OUTCOMEDESK_LOG_LEVEL="INFO",
+        )
+        # The test's own way into the broker: a bare client app, leaving the project's app (eager) as it is.
+        self.client = Celery("outcomedesk-test-client", broker=REDIS_URL, set_as_current=False, fixups=[])
+
+    def start(self, *names: str) -> None:
+        """Start the workers `names` (in parallel) and wait until each answers a ping."""
+        for name in names:
+            log = (self.folder / f"{name}.log").open("wb")
+            command = [str(Path(sys.executable).with_name("celery")), "-A", "outcomedesk.config", "worker",
+                       "--concurrency=2", "-n", f"{name}@%h", "--loglevel=INFO", "--without-gossip",
+                       "--without-mingle"]
+            self.processes[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log,
+                                                    stderr=subprocess.STDOUT, start_new_session=True)
+            log.close()
+        waiting = set(names)
+        deadline = time.monotonic() + 30
+        while waiting:
+            self.check_alive()
+            assert time.monotonic() < deadline, f"{waiting} did not answer within 30 s\n" + "\n".join(
+                self.log(name) for name in waiting)
+            waiting -= {node.split("@")[0] for reply in self.client.control.ping(timeout=0.5) for node in reply}
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(name)
+        with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
+            os.killpg(process.pid, sig)
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.kill(name)
+        self.client.close()
+
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
+            assert process.poll() is None, f"worker {name} exited with {process.returncode}\n{self.log(name)}"
+
+    def log(self, name: str) -> str:
+        path = self.folder / f"{name}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def enqueue(self, task: str, times: int) -> None:
+        for _ in range(times):
+            self.client.send_task(task)
+
+    def which(self, firing_worker: str) -> str:
+        """The worker (w1, w2) whose pool process fired: `host:pid` -> the pid's process group."""
+        pid = int(firing_worker.rsplit(":", 1)[1])
+        try:
+            group = os.getpgid(pid)
+        except ProcessLookupError:
+            return f"gone ({firing_worker})"
+        return next((name for name, p in self.processes.items() if p.pid == group), f"other ({firing_worker})")
+
+    def sent_mails(self) -> list[tuple[str, str]]:
+        """(subject, to) of every e-mail the workers sent."""
+        sent = []
+        for path in sorted(self.mail_dir.glob("*.log")):
+            for chunk in path.read_bytes().split(MAIL_SEPARATOR):
+                if chunk.strip():
+                    message = message_from_bytes(chunk)
+                    sent.append((" ".join(str(message["Subject"]).split()), str(message["To"])))
+        return sent
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Workers]:
+    import redis
+
+    broker = redis.Redis.from_url(REDIS_URL)
+    broker.flushdb()
+    running = Workers(tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop_all()
+        broker.flushdb()
+        broker.close()
+
+
+def _escalating_policy(world: World, metrics: dict[str, int], percents: tuple[int, ...]) -> list[EscalationRule]:
+    """An IT policy with the targets `metrics` and an escalation rule (notify the managers: Dave) at each share."""
+    policy = f.make_policy("IT", desk=world.it, targets=metrics)
+    return [sla.save_escalation_rule(None, {"name": f"At {p} %", "policy": policy.pk, "metric": "",
+                                            "at_percent": p, "action": "notify_managers"}) for p in percents]
+
+
+def _open_ticket_two_hours_ago(world: World, n: int) -> None:
+    """Its targets are then past their deadline: every escalation rule of their policy is due."""
+    with clock.at(timezone.now() - timedelta(hours=2)):
+        f.make_ticket(world.alice, world.it, title=f"Printer {n}")
+
+
+def _pairs(rules: list[EscalationRule]) -> set[tuple[int, int]]:
+    """The (target, rule) pairs that must fire, once each."""
+    return {(target, rule.pk) for target in TicketTarget.objects.values_list("pk", flat=True) for rule in rules}
+
+
+def _wait(workers: Workers, done: Callable[[], bool], what: str, timeout: float,
+          tick: tuple[float, Callable[[], None]] | None = None) -> None:
+    """Wait until `done()`, calling `tick[1]` every `tick[0]` seconds meanwhile."""
+    deadline = time.monotonic() + timeout
+    ticked = time.monotonic()
+    while not done():
+        workers.check_alive()
+        assert time.monotonic() < deadline, (
+            f"not {what} within {timeout} s: {EscalationFiring.objects.count()} firings, "
+            f"{EscalationFiring.objects.filter(notified_at__isnull=False).count()} notified\n"
+            + "\n".join(f"--- {name}\n{workers.log(name)}" for name in workers.processes))
+        if tick and time.monotonic() - ticked >= tick[0]:
+            tick[1]()
+            ticked = time.monotonic()
+        time.sleep(0.02)
+
+
+def _assert_each_fired_and_mailed_once(pairs: set[tuple[int, int]], mails: list[tuple[str, str]], dave: str
+                                       ) -> None:
+    firings = list(EscalationFiring.objects.values_list("target_id", "rule_id", "notified_at", "recipients"))
+    assert len(firings) == len(pairs)  # the unique (target, rule) constraint makes it the same as:
+    assert {(target, rule) for target, rule, _, _ in firings} == pairs
+    assert all(notified is not None and recipients == [dave] for _, _, notified, recipients in firings)
+    twice = [subject for subject, count in Counter(subject for subject, _ in mails).items() if count > 1]
+    assert twice == [], f"{len(twice)} escalations were e-mailed more than once, e.g. {twice[:3]}"
+    assert len(mails) == len(firings)
+    assert {to for _, to in mails} == {dave}
+
+
+def test_two_workers_fire_each_escalation_once_and_mail_it_once(world: World, workers: Workers) -> None:
+    rules = _escalating_policy(world, {"response": 1}, (95, 100))  # a first response within a minute
+    workers.start("w1", "w2")
+    # 100 tickets opened two hours ago: a backlog of 200 escalations, all due at once.
+    with sla.deferred():
+        for n in range(100):
+            _open_ticket_two_hours_ago(world, n)
+    # 200 more whose escalations come due one after the other while the workers sweep (on SQLite, where one
+    # transaction at a time writes, a backlog goes to whichever sweep gets the lock first). Each is opened 57 s
+    # (95 %) before the end of this loop as far as the loop can tell, + 1 s + 20 ms for each ticket before it.
+    began = time.monotonic()
+    for n in range(200):
+        per_ticket = (time.monotonic() - began) / n if n else 0.05
+        due = timedelta(seconds=per_ticket * (200 - n) + 1 + 0.02 * n)
+        with clock.at(timezone.now() + due - timedelta(seconds=57)):
+            f.make_ticket(world.alice, world.it, title=f"Printer {100 + n}")
+    pairs = _pairs(rules)
+    assert len(pairs) == 600
+
+    workers.enqueue(SWEEP, 20)  # many at once, then a few at once four times a second (a very eager beat)
+    _wait(workers, lambda: EscalationFiring.objects.filter(notified_at__isnull=False).count() == len(pairs),
+          "all fired and notified", timeout=30, tick=(0.25, lambda: workers.enqueue(SWEEP, 2)))
+
+    _assert_each_fired_and_mailed_once(pairs, workers.sent_mails(), world.dave.email)
+    split = Counter(workers.which(w) for w in EscalationFiring.objects.values_list("worker", flat=True))
+    print(f"firings per worker: {dict(split)}")
+    assert set(split) == {"w1", "w2"}, f"firings per worker: {dict(split)}"
+
+
+def test_a_worker_killed_mid_sweep_loses_no_escalation_and_mails_none_twice(world: World, workers: Workers
+                                                                            ) -> None:
+    rules = _escalating_policy(world, {"response": 60, "resolution": 60}, (100,))
+    with sla.deferred():
+        for n in range(350):
+            _open_ticket_two_hours_ago(world, n)
+    pairs = _pairs(rules)
+    assert len(pairs) == 700  # due targets for a sweep of two batches (500 and 200)
+    workers.start("w1")
+    workers.enqueue(SWEEP, 1)
+    # Its first batch committed, its second under way: the e-mails only come after the whole sweep.
+    _wait(workers, lambda: EscalationFiring.objects.exists(), "fired anything", timeout=30)
+    workers.kill("w1")
+    killed_at = timezone.now()
+    fired_by_w1 = EscalationFiring.objects.count()
+    assert 0 < fired_by_w1 < len(pairs), "w1 was not killed in the middle of its sweep"
+
+    workers.start("w2")
+    workers.enqueue(SWEEP, 4)
+    # Done when all fired and all are notified, but for those w1 claimed and died with.
+    stuck = EscalationFiring.objects.filter(notified_at__isnull=True, claimed_at__lt=killed_at)
+    _wait(workers, lambda: EscalationFiring.objects.count() == len(pairs) and not EscalationFiring.objects.filter(
+        notified_at__isnull=True).exclude(pk__in=stuck).exists(), "all fired and notified", timeout=30,
+        tick=(1, lambda: workers.enqueue(SWEEP, 1)))
+    # Those are held for the lease, then sent by whoever delivers next.
+    mail.outbox.clear()
+    held = stuck.count()
+    assert sla.deliver_escalations(timezone.now() + sla.CLAIM_LEASE + timedelta(minutes=1)) == held
+    print(f"w1 fired {fired_by_w1} of {len(pairs)} before it was killed; {held} of its claims were stuck")
+
+    mails = workers.sent_mails() + [(str(m.subject), ", ".join(m.to)) for m in mail.outbox]
+    _assert_each_fired_and_mailed_once(pairs, mails, world.dave.email)
