@@ -360,3 +360,17 @@ def test_a_repair_is_queued_only_by_service_managers(world: World, it_policy: Sl
     with TestCase.captureOnCommitCallbacks(execute=True) as queued:
         assert sla.schedule_repair(world.root, it_policy, batch=1) == 1
     assert len(queued) == 1
+
+
+def test_delivery_goes_on_batch_after_batch_and_sends_each_firing_once(world: World, it_policy: SlaPolicy) -> None:
+    sla.save_escalation_rule(None, {"name": "Managers", "policy": it_policy.pk, "metric": "response",
+                                    "at_percent": 100, "action": "notify_managers"})
+    with clock.at(at("2026-06-09T09:00")):
+        for _ in range(5):
+            f.make_ticket(world.alice, world.it)
+    with clock.at(at("2026-06-09T11:00")):
+        assert len(sla.sweep(at("2026-06-09T11:00"), deliver=False).fired) == 5
+    mail.outbox.clear()
+    assert sla.deliver_all(at("2026-06-09T11:00"), batch=2) == 5  # three batches: 2, 2, 1
+    assert len(mail.outbox) == 5
+    assert sla.deliver_all(at("2026-06-09T11:30")) == 0

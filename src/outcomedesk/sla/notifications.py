@@ -9,20 +9,35 @@ from django.urls import reverse
 from outcomedesk.accounts.models import DeskMembership, DeskRole, User
 from outcomedesk.sla.models import EscalationAction, EscalationFiring
 
+Cache = dict[tuple[str, int], list[User]]
 
-def recipients(firing: EscalationFiring) -> list[User]:
+
+def recipients(firing: EscalationFiring, cache: Cache | None = None) -> list[User]:
+    """Who hears of a firing; `cache` keeps group members and desk managers across a batch of firings."""
     ticket, rule = firing.target.ticket, firing.rule
+    cache = {} if cache is None else cache
+
+    def members(group_id: int) -> list[User]:
+        if ("group", group_id) not in cache:
+            cache[("group", group_id)] = list(User.objects.filter(assignment_groups__id=group_id))
+        return cache[("group", group_id)]
+
+    def managers(desk_id: int) -> list[User]:
+        if ("managers", desk_id) not in cache:
+            cache[("managers", desk_id)] = [m.user for m in DeskMembership.objects.filter(
+                desk_id=desk_id, role=DeskRole.MANAGER).select_related("user")]
+        return cache[("managers", desk_id)]
+
     people: list[User] = []
     if rule.action in (EscalationAction.NOTIFY_ASSIGNEE, EscalationAction.RAISE_PRIORITY, EscalationAction.REASSIGN):
         if ticket.assignee is not None:
             people.append(ticket.assignee)
-        elif ticket.group is not None:
-            people.extend(ticket.group.members.all())
-    elif rule.action == EscalationAction.NOTIFY_GROUP and ticket.group is not None:
-        people.extend(ticket.group.members.all())
+        elif ticket.group_id is not None:
+            people.extend(members(ticket.group_id))
+    elif rule.action == EscalationAction.NOTIFY_GROUP and ticket.group_id is not None:
+        people.extend(members(ticket.group_id))
     elif rule.action == EscalationAction.NOTIFY_MANAGERS:
-        people.extend(m.user for m in DeskMembership.objects.filter(
-            desk_id=ticket.desk_id, role=DeskRole.MANAGER).select_related("user"))
+        people.extend(managers(ticket.desk_id))
     seen: set[int] = set()
     out = []
     for user in people:
@@ -33,11 +48,11 @@ def recipients(firing: EscalationFiring) -> list[User]:
     return out
 
 
-def send_escalation(firing: EscalationFiring) -> list[str]:
+def send_escalation(firing: EscalationFiring, cache: Cache | None = None) -> list[str]:
     """Send the firing's e-mails; returns the addresses."""
     target, rule = firing.target, firing.rule
     ticket = target.ticket
-    people = recipients(firing)
+    people = recipients(firing, cache)
     if not people:
         return []
     state = "breached" if rule.at_percent >= 100 else f"{rule.at_percent} % used"

@@ -617,30 +617,46 @@ CLAIM_LEASE = timedelta(minutes=5)
 
 
 def deliver_escalations(now: datetime | None = None, *, limit: int = 500) -> int:
-    """Send the e-mails of firings not notified yet whose time has come; returns how many firings were sent."""
+    """Send the e-mails of up to `limit` firings not notified yet whose time has come; returns how many were sent.
+
+    A batch is claimed in one transaction (on PostgreSQL skipping rows another worker holds), so of several
+    workers one sends each firing; a firing is marked notified right after its own e-mails, so a crash re-sends
+    at most the one in flight, after the claim's lease."""
     from outcomedesk.sla import notifications
 
     now = now or clock.now()
-    due = list(EscalationFiring.objects.filter(notified_at__isnull=True, notify_after__lte=now).filter(
-        Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_LEASE)).values_list("pk", "claimed_at")[:limit])
+    with transaction.atomic():
+        due = EscalationFiring.objects.filter(notified_at__isnull=True, notify_after__lte=now).filter(
+            Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_LEASE)).order_by("notify_after", "pk")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        EscalationFiring.objects.filter(pk__in=ids).update(claimed_at=now)
+    firings = EscalationFiring.objects.filter(pk__in=ids).select_related(
+        "rule", "target__ticket__desk", "target__ticket__assignee", "target__ticket__group", "target__policy")
+    cache: dict[tuple[str, int], list[User]] = {}
     sent = 0
-    for pk, claimed_at in due:
-        # The claim is a conditional update: of two workers, one gets the row.
-        claimed = EscalationFiring.objects.filter(pk=pk, notified_at__isnull=True, claimed_at=claimed_at).update(
-            claimed_at=now)
-        if not claimed:
-            continue
-        firing = EscalationFiring.objects.select_related("rule", "target__ticket__desk", "target__ticket__assignee",
-                                                         "target__ticket__group", "target__policy").get(pk=pk)
+    for firing in firings.order_by("notify_after", "pk"):
         try:
-            people = notifications.send_escalation(firing)
+            people = notifications.send_escalation(firing, cache)
         except Exception:
-            log.exception("escalation notification %s failed; it will be retried", pk)
-            EscalationFiring.objects.filter(pk=pk).update(claimed_at=None)
+            log.exception("escalation notification %s failed; it will be retried", firing.pk)
+            EscalationFiring.objects.filter(pk=firing.pk).update(claimed_at=None)
             continue
-        EscalationFiring.objects.filter(pk=pk).update(notified_at=clock.now(), recipients=people)
+        EscalationFiring.objects.filter(pk=firing.pk).update(notified_at=clock.now(), recipients=people)
         sent += 1
     return sent
+
+
+def deliver_all(now: datetime | None = None, *, batch: int = 500, rounds: int = 100) -> int:
+    """Deliver batch after batch while there is more (up to `rounds` batches; the next sweep goes on)."""
+    total = 0
+    for _ in range(rounds):
+        sent = deliver_escalations(now, limit=batch)
+        total += sent
+        if sent < batch:
+            break
+    return total
 
 
 # --- recompute and repair ----------------------------------------------------------------------------------

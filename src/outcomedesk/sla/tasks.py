@@ -11,13 +11,13 @@ from outcomedesk.sla import services
 def sweep_targets() -> int:
     """Settle targets whose time has come and fire due escalations; safe to run on many workers at once."""
     result = services.sweep(deliver=False)  # delivered just below, in this task
-    services.deliver_escalations()
+    services.deliver_all()
     return len(result.fired)
 
 
 @shared_task(ignore_result=True)
 def deliver_escalations() -> int:
-    return services.deliver_escalations()
+    return services.deliver_all()
 
 
 @shared_task(ignore_result=True)
