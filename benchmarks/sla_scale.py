@@ -111,6 +111,28 @@ def setup_targets() -> None:
         cursor.execute("ANALYZE")
 
 
+def _recompute_chunk(now: datetime, low: int, high: int) -> int:
+    from outcomedesk.core import clock
+    from outcomedesk.sla import services as sla
+
+    with clock.at(now):
+        return sla.recompute_active(now=now, pk_from=low, pk_to=high)
+
+
+def parallel_recompute(now: datetime, processes: int) -> int:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from django.db import connections
+
+    from outcomedesk.sla import services as sla
+
+    chunks = sla.recompute_chunks(size=50_000)
+    connections.close_all()  # each forked process opens its own connection
+    with ProcessPoolExecutor(max_workers=processes, mp_context=get_context("fork")) as pool:
+        return sum(pool.map(_recompute_chunk, [now] * len(chunks), *zip(*chunks, strict=True)))
+
+
 def measure(results: dict[str, Any], runs: int) -> None:
     from outcomedesk.core import clock
     from outcomedesk.sla import services as sla
@@ -130,6 +152,13 @@ def measure(results: dict[str, Any], runs: int) -> None:
                           "cpu_seconds": round(time.process_time() - cpu, 2), "targets": count})
         print(f"recompute run {n + 1}: {recompute[-1]}", flush=True)
     results["recompute"] = recompute
+    # The same as chunk tasks on two Celery workers: two processes, each taking chunks of 50,000 in turn.
+    for n in range(runs):
+        started = time.perf_counter()
+        count = parallel_recompute(now, processes=2)
+        results.setdefault("recompute_2_processes", []).append(
+            {"seconds": round(time.perf_counter() - started, 2), "targets": count})
+        print(f"recompute with 2 processes, run {n + 1}: {results['recompute_2_processes'][-1]}", flush=True)
     sweeps = []
     for minute in [1, 2, 3, 4, 5, 65]:
         moment = now + timedelta(minutes=minute)

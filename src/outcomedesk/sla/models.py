@@ -162,12 +162,17 @@ class TicketTarget(models.Model):
     Deadlines are stored, and `next_check_at` is when the sweep must look again (at risk, breach, or the next
     escalation), so "what breaches in the next hour" and the sweep are each one indexed query."""
 
-    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="sla_targets")
+    # Few indexes on purpose: a recompute rewrites every running row, and each index is written again. The
+    # unique (ticket, metric, cycle) serves lookups by ticket, `target_policy` those by policy.
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="sla_targets",
+                               db_index=False)
     metric = models.CharField(max_length=20, choices=Metric.choices)
     cycle = models.PositiveIntegerField(default=0)
-    policy = models.ForeignKey(SlaPolicy, null=True, on_delete=models.SET_NULL, related_name="ticket_targets")
+    policy = models.ForeignKey(SlaPolicy, null=True, on_delete=models.SET_NULL, related_name="ticket_targets",
+                               db_index=False)
     group = models.ForeignKey(
-        "accounts.AssignmentGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "accounts.AssignmentGroup", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False,
     )
     minutes = models.PositiveIntegerField()
     state = models.CharField(max_length=10, choices=TargetState.choices)
@@ -208,7 +213,8 @@ class EscalationFiring(models.Model):
     """An escalation rule that fired for a target. The unique pair makes it fire once, whatever runs the sweep;
     `notified_at` makes the notification an outbox entry that survives a worker crash."""
 
-    target = models.ForeignKey(TicketTarget, on_delete=models.CASCADE, related_name="firings")
+    target = models.ForeignKey(TicketTarget, on_delete=models.CASCADE, related_name="firings",
+                               db_index=False)  # the unique (target, rule) serves it
     rule = models.ForeignKey(EscalationRule, on_delete=models.CASCADE, related_name="firings")
     fired_at = models.DateTimeField()
     due_at = models.DateTimeField(help_text="When the share was reached")

@@ -4,6 +4,7 @@ the targets of tickets (refreshed on each ticket change, swept for escalations, 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import socket
@@ -452,6 +453,7 @@ class StoredTarget(Protocol):
 class _Row:
     pk: int
     ticket_id: int
+    ticket__priority: int
     metric: str
     cycle: int
     policy_id: int | None
@@ -663,14 +665,19 @@ def deliver_all(now: datetime | None = None, *, batch: int = 500, rounds: int = 
 
 UPDATE_TIMES = ("UPDATE {table} SET minutes = %s, state = %s, deadline = %s, at_risk_at = %s, breached_at = %s, "
                 "elapsed_seconds = %s, next_check_at = %s, computed_at = %s WHERE id = %s")
-# PostgreSQL: one statement per chunk of rows (a round trip per row costs more than the maths).
-UPDATE_TIMES_PG = ("UPDATE {table} AS t SET minutes = v.minutes, state = v.state, deadline = v.deadline, "
-                   "at_risk_at = v.at_risk_at, breached_at = v.breached_at, elapsed_seconds = v.elapsed_seconds, "
-                   "next_check_at = v.next_check_at, computed_at = v.computed_at "
-                   "FROM (VALUES {rows}) AS v(minutes, state, deadline, at_risk_at, breached_at, elapsed_seconds, "
-                   "next_check_at, computed_at, id) WHERE t.id = v.id")
-PG_ROW = "(%s::integer, %s::varchar, %s::timestamptz, %s::timestamptz, %s::timestamptz, %s::bigint, " \
-         "%s::timestamptz, %s::timestamptz, %s::bigint)"
+# PostgreSQL: one statement per chunk with the rows as one JSON document (a round trip per row, or a parameter
+# per value, costs more than the maths).
+UPDATE_TIMES_PG = ("UPDATE {table} AS t SET minutes = v.m, state = v.s, deadline = v.d, at_risk_at = v.r, "
+                   "breached_at = v.b, elapsed_seconds = v.e, next_check_at = v.n, computed_at = v.c "
+                   "FROM json_to_recordset(%s::json) AS v(m integer, s varchar, d timestamptz, r timestamptz, "
+                   "b timestamptz, e bigint, n timestamptz, c timestamptz, id bigint) WHERE t.id = v.id")
+JSON_KEYS = ("m", "s", "d", "r", "b", "e", "n", "c", "id")
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{value!r} is not JSON")
 
 
 def _write_times(updates: list[tuple[Any, ...]]) -> None:
@@ -679,10 +686,8 @@ def _write_times(updates: list[tuple[Any, ...]]) -> None:
     table = TicketTarget._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            for start in range(0, len(updates), 2000):
-                chunk = updates[start:start + 2000]
-                cursor.execute(UPDATE_TIMES_PG.format(table=table, rows=", ".join([PG_ROW] * len(chunk))),
-                               [value for row in chunk for value in row])
+            rows = [dict(zip(JSON_KEYS, row, strict=True)) for row in updates]
+            cursor.execute(UPDATE_TIMES_PG.format(table=table), [json.dumps(rows, default=_iso)])
         else:
             cursor.executemany(UPDATE_TIMES.format(table=table), updates)
 
@@ -746,17 +751,16 @@ def recompute_active(*, policy: SlaPolicy | None = None, calendar: BusinessCalen
         if not rows:
             break
         last_pk = rows[-1].pk
-        priorities = dict(Ticket.objects.filter(pk__in={r.ticket_id for r in rows}).values_list("pk", "priority"))
         fired: dict[int, set[int]] = {}
-        for target_id, rule_id in EscalationFiring.objects.filter(target_id__in=[r.pk for r in rows]).values_list(
-                "target_id", "rule_id"):
+        for target_id, rule_id in EscalationFiring.objects.filter(
+                target_id__gte=rows[0].pk, target_id__lte=last_pk).values_list("target_id", "rule_id"):
             fired.setdefault(target_id, set()).add(rule_id)
         updates = []
         for row in rows:
             p = policies.get(row.policy_id or 0)
             if p is None:
                 continue
-            row.minutes = book.minutes(p, row.metric, priorities.get(row.ticket_id, 3)) or row.minutes
+            row.minutes = book.minutes(p, row.metric, row.ticket__priority) or row.minutes
             m = measure_from_row(row, calendars[p.pk], reasons[p.pk], p.at_risk_percent)
             engine.evaluate(m, now)
             upcoming = _next_check(m, book.escalations(p.pk, row.metric), fired.get(row.pk, set()), now)
