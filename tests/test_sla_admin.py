@@ -26,7 +26,8 @@ def policy_form(name: str, targets: list[tuple[str, str, str]], **fields: str) -
     data = {
         "name": name, "kind": "sla", "order": "100", "is_active": "on", "description": "", "desk": "",
         "service": "", "ticket_type": "", "priorities": "[]", "vip": "unknown", "channel": "", "group": "",
-        "vendor": "", "calendar": "", "pause_reasons": "[]", "at_risk_percent": "75",
+        "vendor": "", "calendar": "", "pause_reasons": "[]", "at_risk_percent": "75", "starts_on": "opened",
+        "response_stops_on": "reply", "resolution_stops_on": "resolved",
         "targets-TOTAL_FORMS": str(len(targets)), "targets-INITIAL_FORMS": "0",
         "targets-MIN_NUM_FORMS": "0", "targets-MAX_NUM_FORMS": "1000",
     }

@@ -254,3 +254,40 @@ def test_elapsed_and_deadline_agree_with_a_minute_walk(start: datetime, steps: l
         assert m.state in (engine.BREACHED, engine.MET, engine.RUNNING, engine.AT_RISK, engine.PAUSED)
         assert (m.state == engine.BREACHED) == ((m.stopped_at or now) > m.deadline or
                                                 (m.stopped_at is None and now >= m.deadline))
+
+
+def test_a_clock_that_starts_at_assignment_and_a_response_that_stops_when_an_agent_takes_it() -> None:
+    history = History((
+        Phase(at("2026-06-09T09:00"), "new"),
+        Phase(at("2026-06-09T10:00"), "assigned"),
+        Phase(at("2026-06-09T10:20"), "in_progress"),
+    ), responses=(at("2026-06-09T11:00"),))
+
+    def rule_for(metric: str, group_id: int | None) -> Rule | None:
+        stops = {"response": "assigned", "resolution": "resolved"}[metric] if metric in ("response", "resolution") \
+            else ""
+        return Rule(60, BERLIN, PAUSING, 75, 1, starts="assigned", stops=stops)
+
+    measures = engine.measure_ticket(history, rule_for, at("2026-06-09T10:30"))
+    response = only(measures, "response")
+    assert response.started_at == at("2026-06-09T10:00") and response.stopped_at == at("2026-06-09T10:00")
+    resolution = only(measures, "resolution")
+    assert resolution.started_at == at("2026-06-09T10:00") and resolution.deadline == at("2026-06-09T11:00")
+    waiting = History((Phase(at("2026-06-09T09:00"), "new"),))
+    assert engine.measure_ticket(waiting, rule_for, at("2026-06-09T12:00")) == []  # not started yet
+
+
+def test_a_resolution_that_stops_at_closing_counts_the_resolved_time() -> None:
+    history = History((
+        Phase(at("2026-06-09T09:00"), "in_progress"),
+        Phase(at("2026-06-09T10:00"), "resolved"),
+        Phase(at("2026-06-09T11:00"), "closed"),
+    ))
+
+    def rule_for(metric: str, group_id: int | None) -> Rule | None:
+        return Rule(90, BERLIN, PAUSING, 75, 1, stops="closed") if metric == "resolution" else None
+
+    m = only(engine.measure_ticket(history, rule_for, at("2026-06-09T12:00")), "resolution")
+    assert m.stopped_at == at("2026-06-09T11:00") and m.state == engine.BREACHED
+    default = only(engine.measure_ticket(history, rules(resolution=90), at("2026-06-09T12:00")), "resolution")
+    assert default.stopped_at == at("2026-06-09T10:00") and default.state == engine.MET

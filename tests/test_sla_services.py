@@ -266,6 +266,9 @@ def test_bad_calendars_and_policies_are_refused_naming_the_field_and_nothing_is_
     with pytest.raises(InvalidInput) as err:
         f.make_policy("Bad", pause_reasons=["lunch"])
     assert "pause_reasons" in err.value.errors
+    with pytest.raises(InvalidInput) as err:
+        f.make_policy("Bad", starts_on="lunch", resolution_stops_on="never")
+    assert set(err.value.errors) == {"starts_on", "resolution_stops_on"}
     assert not BusinessCalendar.objects.exists() and not SlaPolicy.objects.exists()
 
 
@@ -374,3 +377,14 @@ def test_delivery_goes_on_batch_after_batch_and_sends_each_firing_once(world: Wo
     assert sla.deliver_all(at("2026-06-09T11:00"), batch=2) == 5  # three batches: 2, 2, 1
     assert len(mail.outbox) == 5
     assert sla.deliver_all(at("2026-06-09T11:30")) == 0
+
+
+def test_a_policy_can_stop_the_response_when_an_agent_takes_the_ticket(world: World, office: BusinessCalendar
+                                                                       ) -> None:
+    f.make_policy("Taken", desk=world.it, calendar=office, response_stops_on="assigned", targets={"response": 30})
+    with clock.at(at("2026-06-09T09:00")):
+        ticket = f.make_ticket(world.alice, world.it)
+    with clock.at(at("2026-06-09T09:10")):
+        tickets.update_ticket(world.bob, ticket, {"assignee": world.bob.pk})
+    response = target(ticket, "response")
+    assert response.state == "met" and response.stopped_at == at("2026-06-09T09:10")

@@ -85,6 +85,9 @@ class PolicyCreate(Schema):
     calendar: Reference = Field(None, description="Calendar id or name; empty: 24x7 in UTC")
     pause_reasons: list[str] = Field(default_factory=list)
     at_risk_percent: int = 75
+    starts_on: str = Field("opened", description="SLA clocks start when the ticket is opened, or first assigned")
+    response_stops_on: str = Field("reply", description="reply, or assigned (a reply or an agent taking it)")
+    resolution_stops_on: str = Field("resolved", description="resolved (a reopen resumes), or closed")
     targets: list[TargetRuleIn] = Field(default_factory=list)
 
 
@@ -107,6 +110,9 @@ class PolicyPatch(Schema):
     calendar: Reference = None
     pause_reasons: list[str] | None = None
     at_risk_percent: int | None = None
+    starts_on: str | None = None
+    response_stops_on: str | None = None
+    resolution_stops_on: str | None = None
     targets: list[TargetRuleIn] | None = None
 
 
@@ -128,6 +134,9 @@ class PolicyOut(Schema):
     calendar: Ref | None
     pause_reasons: list[str]
     at_risk_percent: int
+    starts_on: str
+    response_stops_on: str
+    resolution_stops_on: str
     updated_at: datetime
     targets: list[TargetRuleOut]
 

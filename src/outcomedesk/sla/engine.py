@@ -23,6 +23,7 @@ from outcomedesk.sla.calendar import Calendar, Span, add_business_time, business
 
 OPEN_STATES = frozenset({"new", "assigned", "in_progress", "pending"})
 MET_STATES = frozenset({"resolved", "closed"})
+TAKEN_STATES = frozenset({"assigned", "in_progress", "pending"})
 CANCELLED = "cancelled"
 
 RESPONSE, RESOLUTION, NEXT_UPDATE, GROUP_HOLD, VENDOR_PENDING = (
@@ -76,6 +77,8 @@ class Rule:
     at_risk_percent: int = 75
     policy_id: int | None = None
     label: str = ""
+    starts: str = "opened"  # SLA clocks: "opened", or "assigned" (when the ticket first leaves New)
+    stops: str = ""  # response: "reply" (default) or "assigned"; resolution: "resolved" (default) or "closed"
 
 
 Pause = tuple[datetime, datetime, str]  # begin, end, why
@@ -187,15 +190,28 @@ def _collect_pauses(measure: Measure, segments: Sequence[_Segment], until: datet
             measure.pauses.append((begin, end, why))
 
 
-def _final_stop(segments: Sequence[_Segment]) -> tuple[datetime | None, bool]:
-    """When the ticket's last done stretch began (None if it is open) and whether it ended cancelled."""
+def _final_stop(segments: Sequence[_Segment], stop_states: frozenset[str] = MET_STATES
+                ) -> tuple[datetime | None, bool]:
+    """When the ticket's last stretch in a stopping state began (None if it is not in one) and whether it ended
+    cancelled; `stop_states` is resolved and closed, or closed alone."""
     last = segments[-1].phase.state
-    if last in OPEN_STATES:
+    if last == CANCELLED:
+        stopping = frozenset({CANCELLED}) | stop_states
+    elif last in stop_states:
+        stopping = stop_states
+    else:
         return None, False
     index = len(segments) - 1
-    while index > 0 and segments[index - 1].phase.state not in OPEN_STATES:
+    while index > 0 and segments[index - 1].phase.state in stopping:
         index -= 1
     return segments[index].begin, last == CANCELLED
+
+
+def _start(segments: Sequence[_Segment], rule: Rule) -> datetime | None:
+    """When an SLA clock starts: at opening, or (`starts="assigned"`) when the ticket first leaves New."""
+    if rule.starts != "assigned":
+        return segments[0].begin
+    return next((seg.begin for seg in segments if seg.phase.state != "new"), None)
 
 
 def _first_done_after(segments: Sequence[_Segment], after: datetime) -> tuple[datetime | None, bool]:
@@ -217,10 +233,15 @@ def measure_ticket(
     responses = sorted({r for r in history.responses if r >= opened})
 
     rule = rule_for(RESPONSE, None)
-    if rule is not None:
-        m = Measure(RESPONSE, 0, rule, opened)
-        done_at, cancelled = _first_done_after(segments, opened)
-        first = responses[0] if responses else None
+    start = _start(segments, rule) if rule is not None else None
+    if rule is not None and start is not None:
+        m = Measure(RESPONSE, 0, rule, start)
+        done_at, cancelled = _first_done_after(segments, start)
+        first = next((r for r in responses if r >= start), None)
+        if rule.stops == "assigned":
+            taken = next((max(seg.begin, start) for seg in segments if seg.phase.state in TAKEN_STATES
+                          and (seg.end is None or seg.end > start)), None)
+            first = min(t for t in (first, taken) if t is not None) if (first or taken) else None
         if first is not None and (done_at is None or first <= done_at):
             m.stopped_at = first
         elif done_at is not None:
@@ -229,11 +250,15 @@ def measure_ticket(
         measures.append(m)
 
     rule = rule_for(RESOLUTION, None)
-    if rule is not None:
-        m = Measure(RESOLUTION, 0, rule, opened)
-        m.stopped_at, m.cancelled = _final_stop(segments)
-        # Time resolved before a reopen does not count: the requester was not waiting on the desk.
-        _collect_pauses(m, segments, m.stopped_at, lambda p: "resolved" if p.state in MET_STATES else "")
+    start = _start(segments, rule) if rule is not None else None
+    if rule is not None and start is not None:
+        m = Measure(RESOLUTION, 0, rule, start)
+        until_closed = rule.stops == "closed"
+        m.stopped_at, m.cancelled = _final_stop(segments, frozenset({"closed"}) if until_closed else MET_STATES)
+        # Time resolved before a reopen does not count: the requester was not waiting on the desk. A policy that
+        # stops at closing counts the time resolved, since closing is what it measures.
+        _collect_pauses(m, segments, m.stopped_at,
+                        lambda p: "resolved" if p.state in MET_STATES and not until_closed else "")
         measures.append(m)
 
     rule = rule_for(NEXT_UPDATE, None)

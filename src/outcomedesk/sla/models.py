@@ -58,6 +58,21 @@ class TargetState(models.TextChoices):
     CANCELLED = engine.CANCELLED_TARGET, "Cancelled"
 
 
+class ClockStart(models.TextChoices):
+    OPENED = "opened", "When the ticket is opened"
+    ASSIGNED = "assigned", "When the ticket first leaves New (assigned or taken)"
+
+
+class ResponseStop(models.TextChoices):
+    REPLY = "reply", "At the first public reply of an agent"
+    ASSIGNED = "assigned", "At the first reply, or when an agent takes the ticket"
+
+
+class ResolutionStop(models.TextChoices):
+    RESOLVED = "resolved", "When the ticket is resolved (reopening resumes it)"
+    CLOSED = "closed", "When the ticket is closed"
+
+
 class SlaPolicy(models.Model):
     """Which tickets a set of targets applies to. The first active policy of a kind, by `order`, that matches
     the ticket wins; an empty condition matches everything."""
@@ -90,6 +105,11 @@ class SlaPolicy(models.Model):
         default=list, blank=True, help_text='Pending reasons that pause the clock, e.g. ["requester", "vendor"]'
     )
     at_risk_percent = models.PositiveSmallIntegerField(default=75)
+    starts_on = models.CharField(max_length=10, choices=ClockStart.choices, default=ClockStart.OPENED,
+                                 help_text="SLA: when the response and resolution clocks start")
+    response_stops_on = models.CharField(max_length=10, choices=ResponseStop.choices, default=ResponseStop.REPLY)
+    resolution_stops_on = models.CharField(max_length=10, choices=ResolutionStop.choices,
+                                           default=ResolutionStop.RESOLVED)
     updated_at = models.DateTimeField()
 
     class Meta:

@@ -29,11 +29,14 @@ from outcomedesk.sla.history import history_of
 from outcomedesk.sla.models import (
     KIND_METRICS,
     BusinessCalendar,
+    ClockStart,
     EscalationAction,
     EscalationFiring,
     EscalationRule,
     PolicyKind,
     PolicyTarget,
+    ResolutionStop,
+    ResponseStop,
     SlaPolicy,
     TicketTarget,
     pauses_to_json,
@@ -94,7 +97,9 @@ def calendar_of(row: BusinessCalendar | None) -> Calendar:
 # --- policies ----------------------------------------------------------------------------------------------
 
 POLICY_FIELDS = ("name", "kind", "order", "is_active", "description", "desk", "service", "ticket_type", "priorities",
-                 "vip", "channel", "group", "vendor", "calendar", "pause_reasons", "at_risk_percent")
+                 "vip", "channel", "group", "vendor", "calendar", "pause_reasons", "at_risk_percent", "starts_on",
+                 "response_stops_on", "resolution_stops_on")
+CLOCK_CHOICES = {"starts_on": ClockStart, "response_stops_on": ResponseStop, "resolution_stops_on": ResolutionStop}
 
 
 def save_policy(actor: User | None, values: dict[str, Any], *, targets: list[dict[str, Any]] | None = None,
@@ -107,7 +112,7 @@ def save_policy(actor: User | None, values: dict[str, Any], *, targets: list[dic
     row = policy or SlaPolicy(updated_at=clock.now())
     clean = {**{f: getattr(row, f) for f in ("name", "kind", "order", "is_active", "description", "ticket_type",
                                              "priorities", "vip", "channel", "vendor", "pause_reasons",
-                                             "at_risk_percent")}, **values}
+                                             "at_risk_percent", *CLOCK_CHOICES)}, **values}
     name = str(clean.get("name") or "").strip()
     if not name:
         errors["name"] = "is required"
@@ -115,6 +120,9 @@ def save_policy(actor: User | None, values: dict[str, Any], *, targets: list[dic
         errors["name"] = f"a policy named {name!r} exists"
     if clean["kind"] not in PolicyKind.values:
         errors["kind"] = f"must be one of {', '.join(PolicyKind.values)}"
+    for clock_field, choices in CLOCK_CHOICES.items():
+        if clean[clock_field] not in choices.values:
+            errors[clock_field] = f"must be one of {', '.join(choices.values)}"
     if clean["ticket_type"] and clean["ticket_type"] not in TicketType.values:
         errors["ticket_type"] = f"must be one of {', '.join(TicketType.values)} or empty"
     priorities = clean.get("priorities") or []
@@ -161,7 +169,7 @@ def save_policy(actor: User | None, values: dict[str, Any], *, targets: list[dic
     if errors:
         raise InvalidInput(errors)
     with transaction.atomic():
-        for f in ("kind", "is_active", "description", "ticket_type", "vip", "channel", "vendor"):
+        for f in ("kind", "is_active", "description", "ticket_type", "vip", "channel", "vendor", *CLOCK_CHOICES):
             setattr(row, f, clean[f])
         row.name, row.order, row.priorities, row.pause_reasons, row.at_risk_percent = (
             name, order, sorted(priorities), sorted(reasons), at_risk)
@@ -310,8 +318,10 @@ class PolicyBook:
         minutes = self.minutes(policy, metric, priority)
         if minutes is None:
             return None
+        stops = {engine.RESPONSE: policy.response_stops_on, engine.RESOLUTION: policy.resolution_stops_on}
         return engine.Rule(minutes, calendar_of(policy.calendar), frozenset(policy.pause_reasons),
-                           policy.at_risk_percent, policy.pk, f"{policy.name}, P{priority}")
+                           policy.at_risk_percent, policy.pk, f"{policy.name}, P{priority}",
+                           starts=policy.starts_on, stops=stops.get(metric, ""))
 
     def rule_for(self, ticket: Ticket) -> Callable[[str, int | None], engine.Rule | None]:
         kinds = {m: k for k, metrics in KIND_METRICS.items() for m in metrics}
