@@ -388,3 +388,13 @@ def test_a_policy_can_stop_the_response_when_an_agent_takes_the_ticket(world: Wo
         tickets.update_ticket(world.bob, ticket, {"assignee": world.bob.pk})
     response = target(ticket, "response")
     assert response.state == "met" and response.stopped_at == at("2026-06-09T09:10")
+
+
+def test_a_rule_added_later_fires_for_targets_already_past_its_share(world: World, it_policy: SlaPolicy) -> None:
+    with clock.at(at("2026-06-09T09:00")):
+        ticket = f.make_ticket(world.alice, world.it)
+    assert target(ticket, "response").next_check_at == at("2026-06-09T09:45")  # at risk at 75 %
+    with clock.at(at("2026-06-09T11:00")), TestCase.captureOnCommitCallbacks(execute=True):
+        sla.save_escalation_rule(None, {"name": "Late", "policy": it_policy.pk, "metric": "response",
+                                        "at_percent": 50, "action": "notify_managers"})
+    assert len(sweep(at("2026-06-09T11:00")).fired) == 1

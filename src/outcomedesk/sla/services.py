@@ -256,9 +256,10 @@ def save_escalation_rule(actor: User | None, values: dict[str, Any], *, rule: Es
         row.business_hours_only = bool(values.get("business_hours_only", row.business_hours_only))
         row.is_active = bool(values.get("is_active", row.is_active if rule else True))
         row.save()
-        # Targets that already passed this share fire it on the next sweep.
-        TicketTarget.objects.filter(is_active=True).filter(
-            Q(policy=row.policy) if row.policy else Q()).update(next_check_at=clock.now())
+        # Running targets learn of the new share through a recompute (chunked tasks): it stores the next check
+        # with this rule in it, so targets already past the share fire it on the next sweep. Marking every
+        # running target due instead would make that sweep walk all of them.
+        schedule_recompute(policy=row.policy)
     return row
 
 
@@ -488,9 +489,9 @@ def _sql_instant() -> Callable[[datetime | None], Any]:
 
 
 def measure_from_row(row: StoredTarget, calendar: Calendar, pause_reasons: frozenset[str] = frozenset(),
-                     at_risk_percent: int = 75) -> engine.Measure:
+                     at_risk_percent: int = 75, label: str = "") -> engine.Measure:
     """The engine's view of a stored target, for time-only changes (the sweep, a calendar fix)."""
-    rule = engine.Rule(row.minutes, calendar, pause_reasons, at_risk_percent, row.policy_id)
+    rule = engine.Rule(row.minutes, calendar, pause_reasons, at_risk_percent, row.policy_id, label)
     m = engine.Measure(row.metric, row.cycle, rule, row.started_at, stopped_at=row.stopped_at,
                        cancelled=row.state == engine.CANCELLED_TARGET, group_id=row.group_id)
     for begin, end, why in row.pauses:
@@ -507,10 +508,7 @@ def explain_target(row: TicketTarget, now: datetime | None = None) -> list[str]:
     policy = row.policy
     m = measure_from_row(row, calendar_of(policy.calendar) if policy else UTC_24X7,
                          frozenset(policy.pause_reasons) if policy else frozenset(),
-                         policy.at_risk_percent if policy else 75)
-    if policy:
-        m.rule = engine.Rule(m.rule.minutes, m.rule.calendar, m.rule.pause_reasons, m.rule.at_risk_percent,
-                             policy.pk, f"{policy.name}")
+                         policy.at_risk_percent if policy else 75, label=policy.name if policy else "")
     engine.evaluate(m, now)
     return engine.explain(m, now)
 
