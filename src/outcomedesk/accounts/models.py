@@ -41,6 +41,9 @@ class Desk(models.Model):
     reopen_window_days = models.PositiveIntegerField(
         default=7, help_text="Days a requester may reopen a resolved ticket"
     )
+    send_surveys = models.BooleanField(
+        default=True, help_text="E-mail a satisfaction survey when a ticket is resolved"
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:

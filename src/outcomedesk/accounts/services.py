@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -183,3 +184,40 @@ def user_for_token(key: str) -> User | None:
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+# --- imports of history from other tools ------------------------------------------------------------------
+
+def ensure_people(names: dict[str, str]) -> dict[str, int]:
+    """Ids of the people named {username: display name}, creating the missing ones in bulk as accounts that
+    cannot log in (an imported log's callers and resolvers). Usernames match case-insensitively."""
+    if not names:
+        return {}
+    wanted = {username.lower(): (username, display) for username, display in names.items()}
+    found: dict[str, int] = {}
+    keys = list(wanted)
+    for start in range(0, len(keys), 500):
+        for pk, username in User.objects.filter(username__in=keys[start:start + 500]).values_list("pk", "username"):
+            found[username.lower()] = pk
+    missing = [key for key in keys if key not in found]
+    if missing:
+        unusable = make_password(None)
+        User.objects.bulk_create(
+            [User(username=wanted[key][0], display_name=wanted[key][1][:150], password=unusable) for key in missing],
+            batch_size=1000,
+        )
+        for pk, username in User.objects.filter(username__in=[wanted[k][0] for k in missing]).values_list(
+            "pk", "username"
+        ):
+            found[username.lower()] = pk
+    return {wanted[key][0]: pk for key, pk in found.items() if key in wanted}
+
+
+def ensure_groups(desk: Desk, names: set[str]) -> dict[str, int]:
+    """Ids of `desk`'s groups with these names, creating the missing ones (manual assignment)."""
+    existing = {name: pk for pk, name in AssignmentGroup.objects.filter(desk=desk).values_list("pk", "name")}
+    missing = sorted(n for n in names if n and n not in existing)
+    if missing:
+        AssignmentGroup.objects.bulk_create([AssignmentGroup(desk=desk, name=n[:100]) for n in missing])
+        existing = {name: pk for pk, name in AssignmentGroup.objects.filter(desk=desk).values_list("pk", "name")}
+    return {name: existing[name] for name in names if name in existing}

@@ -13,6 +13,9 @@ from outcomedesk.accounts.api import router as accounts_router
 from outcomedesk.accounts.services import user_for_token
 from outcomedesk.cmdb.api import router as cmdb_router
 from outcomedesk.core.errors import ServiceError
+from outcomedesk.experience.api import router as experience_router
+from outcomedesk.improvement.api import router as improvement_router
+from outcomedesk.insights.api import router as insights_router
 from outcomedesk.sla.api import router as sla_router
 from outcomedesk.tickets.api import router as tickets_router
 
@@ -51,6 +54,9 @@ api.add_router("/", accounts_router)
 api.add_router("/", cmdb_router)
 api.add_router("/", tickets_router)
 api.add_router("/sla", sla_router)
+api.add_router("/surveys", experience_router)
+api.add_router("/insights", insights_router)
+api.add_router("/maturity", improvement_router)
 
 
 def _errors(request: HttpRequest, status: int, errors: list[dict[str, Any]]) -> HttpResponse:

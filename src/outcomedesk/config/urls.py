@@ -16,6 +16,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("desk/", include("outcomedesk.web.urls")),
     path("portal/", include("outcomedesk.portal.urls")),
+    path("insights/maturity/", include("outcomedesk.improvement.urls")),
+    path("insights/", include("outcomedesk.web.insights_urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -35,7 +35,11 @@ class AuditEvent(models.Model):
     new_value = models.TextField(blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["object_type", "object_id", "at"], name="audit_object_at")]
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "at"], name="audit_object_at"),
+            # Figures over a period (escalations: group and priority changes) read changes of one field by time.
+            models.Index(fields=["object_type", "field", "at"], name="audit_field_at"),
+        ]
         ordering = ["at", "id"]
 
     def __str__(self) -> str:

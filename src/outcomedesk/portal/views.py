@@ -1,6 +1,7 @@
-"""The self-service portal: submit a ticket to a desk, follow your tickets, reply, reopen, close.
+"""The self-service portal: submit a ticket to a desk, follow your tickets, reply, reopen, close, rate.
 
-Requesters see their own and watched tickets only, and never internal notes or internal files.
+Requesters see their own and watched tickets only, and never internal notes or internal files. The survey
+pages need no login: the token of the e-mail's link is the credential.
 """
 
 from __future__ import annotations
@@ -13,11 +14,16 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from outcomedesk.accounts.models import Desk, User
+from outcomedesk.core import clock
 from outcomedesk.core.errors import Conflict, InvalidInput
 from outcomedesk.core.models import Channel
+from outcomedesk.experience import services as experience
+from outcomedesk.experience.models import SCORE_LABELS, SCORES, ResponseVia, Survey
+from outcomedesk.experience.queries import survey_for_token, surveys_for
 from outcomedesk.tickets import services
 from outcomedesk.tickets.models import OPEN_STATES, Attachment, Category, Level, State, Ticket, TicketType
 from outcomedesk.tickets.queries import get_visible_ticket, visible_tickets
@@ -127,8 +133,22 @@ def _portal_ticket(request: HttpRequest, number: str) -> Ticket:
     return ticket
 
 
+def _rating_context(request: HttpRequest, ticket: Ticket, comment: str | None = None) -> dict[str, Any]:
+    """The latest survey of the requester's own resolved or closed ticket, for the rating form."""
+    survey = None
+    if ticket.requester_id == request.user.pk and ticket.state in (State.RESOLVED, State.CLOSED):
+        survey = surveys_for(ticket).first()
+    return {
+        "survey": survey,
+        "survey_open": survey is not None and survey.is_open(clock.now()),
+        "survey_closed": experience.closed_message(survey) if survey is not None else "",
+        "score_choices": [(n, SCORE_LABELS[n]) for n in SCORES],
+        "rating_comment": comment if comment is not None else (survey.comment if survey else ""),
+    }
+
+
 def _ticket_context(request: HttpRequest, ticket: Ticket, errors: dict[str, dict[str, str]],
-                    reply_body: str = "") -> dict[str, Any]:
+                    reply_body: str = "", rating_comment: str | None = None) -> dict[str, Any]:
     public_files = Attachment.objects.filter(is_public=True)
     comments = (
         ticket.comments.filter(is_public=True)
@@ -143,6 +163,7 @@ def _ticket_context(request: HttpRequest, ticket: Ticket, errors: dict[str, dict
         "reply_body": reply_body,
         "own": ticket.requester_id == request.user.pk,
         "states": State,
+        **_rating_context(request, ticket, rating_comment),
     }
 
 
@@ -220,6 +241,22 @@ def cancel(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def rate(request: HttpRequest, number: str) -> HttpResponse:
+    """The requester rates their resolved or closed ticket (its latest survey), with an optional comment."""
+    found = _portal_ticket(request, number)
+    score = _posted(request.POST, "score")
+    comment = str(request.POST.get("comment", ""))
+    try:
+        experience.respond_as(_user(request), found, score, comment)
+    except InvalidInput as exc:
+        context = _ticket_context(request, found, {"rate": exc.errors}, rating_comment=comment)
+        return render(request, "portal/ticket.html", context, status=exc.status)
+    messages.success(request, "Thank you for your rating.")
+    return redirect("portal:ticket", found.number)
+
+
+@login_required
 @require_GET
 def attachment(request: HttpRequest, attachment_id: int) -> FileResponse:
     """Download a public file of one of the person's tickets."""
@@ -244,3 +281,59 @@ def preferences(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Your preferences are saved.")
         return redirect("portal:preferences")
     return render(request, "portal/preferences.html", {"is_agent": is_agent})
+
+
+# --- satisfaction surveys (no login: the link's token is the credential) -------------------------------------
+
+def _survey(token: str) -> Survey:
+    found = survey_for_token(token)
+    if found is None:
+        raise Http404("no survey with this link")
+    return found
+
+
+def _survey_page(request: HttpRequest, survey: Survey, *, chosen: int | None = None,
+                 errors: dict[str, str] | None = None, comment: str | None = None, status: int = 200) -> HttpResponse:
+    return render(request, "portal/survey.html", {
+        "survey": survey,
+        "ticket": survey.ticket,
+        "is_open": survey.is_open(clock.now()),
+        "closed_message": experience.closed_message(survey),
+        "choices": [(n, SCORE_LABELS[n]) for n in SCORES],
+        "score_label": SCORE_LABELS.get(survey.score or 0, ""),
+        "chosen": chosen,
+        "chosen_label": SCORE_LABELS.get(chosen or 0, ""),
+        "comment": comment if comment is not None else survey.comment,
+        "errors": errors or {},
+    }, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def survey(request: HttpRequest, token: str) -> HttpResponse:
+    """GET: the five scores (or, once answered, thanks and a comment box). POST: record a score or a comment."""
+    found = _survey(token)
+    if request.method == "POST":
+        posted = request.POST.get("comment")
+        comment = None if posted is None else str(posted)  # a score alone keeps an earlier comment
+        try:
+            experience.respond(found.token, _posted(request.POST, "score"), comment, via=ResponseVia.EMAIL)
+        except InvalidInput as exc:
+            return _survey_page(request, found, errors=exc.errors, comment=comment, status=exc.status)
+        messages.success(request, "Your comment is saved. Thank you." if comment is not None
+                         else "Thank you for your answer.")
+        return redirect("portal:survey", found.token)
+    return _survey_page(request, found)
+
+
+@never_cache
+@require_safe
+def survey_score(request: HttpRequest, token: str, score: str) -> HttpResponse:
+    """The one-click link of the e-mail. It records nothing itself, so mail scanners that fetch links answer
+    nothing: the page's form posts the score at once when scripts run, or with its Send button."""
+    found = _survey(token)
+    try:
+        chosen = experience.check_score(score)
+    except InvalidInput as exc:
+        return _survey_page(request, found, errors=exc.errors, status=exc.status)
+    return _survey_page(request, found, chosen=chosen)

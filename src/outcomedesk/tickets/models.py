@@ -137,6 +137,21 @@ class Ticket(models.Model):
     external_ref = models.CharField(
         max_length=100, blank=True, help_text="Reference in the system it came from (re-imports skip it)"
     )
+    imported_sla_met = models.BooleanField(
+        null=True, blank=True, help_text="The SLA outcome the tool it was imported from recorded (e.g. made_sla)"
+    )
+    blocks_work = models.BooleanField(
+        default=False, help_text="The requester cannot work until it is done (counts as lost productivity)"
+    )
+    # Kept by the state changes, for METRICS.md's requester_wait_hours and first_contact_resolution_rate.
+    pending_since = models.DateTimeField(null=True, blank=True)
+    awaiting_requester_seconds = models.BigIntegerField(
+        default=0, help_text="Time spent pending on the requester, in completed stretches"
+    )
+    first_contact_resolution = models.BooleanField(
+        null=True, blank=True,
+        help_text="Resolved at the first agent interaction: no requester reply, never waiting on them, one group",
+    )
 
     class Meta:
         ordering = ["priority", "opened_at"]
@@ -165,6 +180,36 @@ class Ticket(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+
+class ServiceImpact(models.Model):
+    """The window in which an incident stopped (part of) a business service: what downtime cost is made of."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="impacts")
+    service = models.ForeignKey("cmdb.BusinessService", on_delete=models.PROTECT, related_name="impacts")
+    impact_start = models.DateTimeField()
+    impact_end = models.DateTimeField(null=True, blank=True, help_text="Empty while the impact lasts")
+    users_affected = models.PositiveIntegerField(null=True, blank=True)
+    impact_fraction = models.DecimalField(
+        max_digits=5, decimal_places=4, null=True, blank=True,
+        help_text="Share of the service's users affected, 0 to 1 (1 = full outage)",
+    )
+    note = models.CharField(max_length=300, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["impact_start", "id"]
+        indexes = [models.Index(fields=["service", "impact_start"], name="impact_service_start")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(impact_end__isnull=True) | Q(impact_end__gte=models.F("impact_start")),
+                name="impact_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"impact of {self.ticket_id} on {self.service_id}"
 
 
 class Comment(models.Model):

@@ -61,7 +61,7 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 TITLE_MAX = 200
 EDITABLE = ("title", "description", "type", "category", "service", "impact", "urgency", "priority", "group",
-            "assignee", "requester", "tags", "watchers", "parent", "channel")
+            "assignee", "requester", "tags", "watchers", "parent", "channel", "blocks_work")
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -98,6 +98,18 @@ def _level(errors: dict[str, str], name: str, value: Any) -> int | None:
         errors[name] = f"must be 1, 2 or 3, not {level}"
         return None
     return level
+
+
+def _flag(errors: dict[str, str], name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    errors[name] = f"must be true or false, not {value!r}"
+    return False
 
 
 def _lock(ticket: Ticket | int) -> Ticket:
@@ -278,6 +290,7 @@ def open_ticket(
     parent: Ticket | None = None,
     attachments: Sequence[UploadedFile] = (),
     external_ref: str = "",
+    blocks_work: bool = False,
 ) -> Ticket:
     """Open an incident or a request; routes it to a group (and an agent) when nobody is given."""
     errors: dict[str, str] = {}
@@ -334,6 +347,7 @@ def open_ticket(
             priority=priority_for(impact_level, urgency_level),
             parent=parent,
             external_ref=external_ref[:100],
+            blocks_work=bool(blocks_work),
             opened_at=now,
             updated_at=now,
         )
@@ -444,6 +458,8 @@ def _apply_changes(actor: User, ticket: Ticket, changes: dict[str, Any], audit: 
         values["parent"] = parent
     elif "parent" in values:
         values["parent"] = None
+    if "blocks_work" in values:
+        values["blocks_work"] = _flag(errors, "blocks_work", values["blocks_work"])
     refs = _resolve_references(ticket.desk, values, errors)
     if errors:
         raise InvalidInput(errors)
@@ -451,7 +467,8 @@ def _apply_changes(actor: User, ticket: Ticket, changes: dict[str, Any], audit: 
 
     changed: set[str] = set()
     group_changed = "group" in values and values["group"] != ticket.group
-    for name in ("title", "description", "type", "channel", "category", "service", "requester", "parent"):
+    for name in ("title", "description", "type", "channel", "category", "service", "requester", "parent",
+                 "blocks_work"):
         if name in values and values[name] != getattr(ticket, name):
             audit.add("changed", name, _display(getattr(ticket, name)), _display(values[name]))
             setattr(ticket, name, values[name])
@@ -509,14 +526,28 @@ def _set_state(ticket: Ticket, state: str, actor: User | None, audit: AuditBatch
     if leaves_new and not ticket.first_response_at and _is_staff_of(actor, ticket):
         ticket.first_response_at = now
     audit.add("state", "state", ticket.state, state)
+    if ticket.state == State.PENDING and state != State.PENDING:
+        if ticket.pending_reason == PendingReason.REQUESTER and ticket.pending_since:
+            ticket.awaiting_requester_seconds += max(0, int((now - ticket.pending_since).total_seconds()))
+        ticket.pending_since = None
     ticket.state = state
     if state != State.PENDING and ticket.pending_reason:
         audit.add("changed", "pending_reason", ticket.pending_reason, "")
         ticket.pending_reason = ""
     if state == State.RESOLVED:
         ticket.resolved_at = now
+        ticket.first_contact_resolution = _first_contact(ticket)
     elif state in (State.CLOSED, State.CANCELLED):
         ticket.closed_at = now
+
+
+def _first_contact(ticket: Ticket) -> bool:
+    """METRICS.md first contact: resolved at the first agent interaction, with nothing needed from the
+    requester. Here: never reopened or passed to another group, never waiting on the requester, and no reply
+    from the requester since they opened it."""
+    if ticket.reopen_count or ticket.reassignment_count or ticket.awaiting_requester_seconds:
+        return False
+    return not Comment.objects.filter(ticket_id=ticket.pk, author_id=ticket.requester_id).exists()
 
 
 # --- state -----------------------------------------------------------------------------------------------
@@ -570,6 +601,7 @@ def change_state(
         if state == State.PENDING:
             audit.add("changed", "pending_reason", "", pending_reason)
             ticket.pending_reason = pending_reason
+            ticket.pending_since = now
         if state == State.RESOLVED:
             ticket.resolution_code = (resolution_code or "solved").strip()[:40]
             ticket.resolution_notes = resolution_notes.strip()
@@ -611,6 +643,7 @@ def reopen_ticket(
         audit.add("reopened", "state", ticket.state, target)
         ticket.state = target
         ticket.resolved_at = None
+        ticket.first_contact_resolution = None
         ticket.reopen_count += 1
         _touch(ticket, now)
         ticket.save()

@@ -1,0 +1,30 @@
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from outcomedesk.experience.models import Survey
+
+
+@admin.register(Survey)
+class SurveyAdmin(admin.ModelAdmin):
+    """Read-only: surveys are written by experience.services only. The token (the requester's credential) is
+    not shown."""
+
+    list_display = ("ticket", "sent_at", "channel", "score", "responded_at", "responded_via")
+    list_filter = ("channel", "score", "responded_via", "ticket__desk")
+    list_select_related = ("ticket",)
+    search_fields = ("ticket__number",)
+    date_hierarchy = "sent_at"
+    fields = ("ticket", "resolution_at", "sent_at", "channel", "score", "comment", "responded_at", "responded_via")
+    readonly_fields = fields
+    ordering = ("-sent_at",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

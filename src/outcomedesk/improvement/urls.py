@@ -1,0 +1,16 @@
+"""Pages of maturity assessment and continual improvement, under /insights/maturity/."""
+
+from django.urls import re_path
+
+from outcomedesk.improvement import views
+from outcomedesk.improvement.questionnaire import PRACTICES
+
+# Only practice keys match, so other pages of the app (the improvement register) can sit beside them.
+PRACTICE = "(?P<practice>" + "|".join(p.key for p in PRACTICES) + ")"
+
+app_name = "improvement"
+urlpatterns = [
+    re_path(r"^$", views.maturity, name="maturity"),
+    re_path(rf"^{PRACTICE}/$", views.history, name="history"),
+    re_path(rf"^{PRACTICE}/assess/$", views.assess, name="assess"),
+]

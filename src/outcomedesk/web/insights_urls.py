@@ -1,0 +1,5 @@
+"""The insights dashboards under /insights/."""
+
+
+app_name = "insights"
+urlpatterns: list = []
