@@ -136,3 +136,61 @@ def test_the_demo_has_service_levels_and_every_ticket_their_targets(seeded: Demo
     states = set(TicketTarget.objects.values_list("state", flat=True))
     assert {"met", "breached"} <= states  # history is not all green
     assert TicketTarget.objects.filter(metric="group_hold").exists()
+
+
+def test_the_demo_records_impact_windows_on_past_incidents(seeded: DemoSummary) -> None:
+    from outcomedesk.core.models import AuditEvent
+    from outcomedesk.tickets.models import ServiceImpact
+
+    impacts = list(ServiceImpact.objects.select_related("ticket", "service"))
+    assert len(impacts) >= 3  # the major incidents and a few more
+    assert all(i.ticket.type == "incident" and i.service.cost_of_downtime_per_hour > 0 for i in impacts)
+    assert all(i.impact_start < NOW and (i.impact_end is None or i.impact_start <= i.impact_end <= NOW)
+               for i in impacts)
+    assert any(i.impact_end is not None for i in impacts)
+    recorded = AuditEvent.objects.filter(object_type="ticket", action="impact_recorded")
+    assert recorded.count() == len(impacts)  # through impact.record_impact, which writes the trail
+
+
+def test_a_share_of_resolutions_is_surveyed_and_answered(seeded: DemoSummary) -> None:
+    from outcomedesk.experience.models import Survey
+
+    resolved = Ticket.objects.filter(resolved_at__isnull=False).count()
+    surveys = Survey.objects.all()
+    assert surveys.count() >= resolved  # one per resolution, reopened ones more than once
+    answered = surveys.filter(responded_at__isnull=False)
+    assert 0.15 < answered.count() / surveys.count() < 0.6
+    assert all(1 <= s.score <= 5 and s.responded_at >= s.sent_at for s in answered if s.score is not None)
+    assert answered.exclude(comment="").exists()
+
+
+def test_the_demo_has_an_executive_who_sees_the_figures(seeded: DemoSummary) -> None:
+    from outcomedesk.insights.access import can_see_insights
+
+    erin = User.objects.get(username="erin")
+    assert erin.is_executive and not erin.desk_memberships.exists()
+    assert can_see_insights(erin)
+    assert "erin" in {username for username, _, _ in seeded.logins}
+    assert list(User.objects.filter(is_executive=True)) == [erin]
+
+
+def test_one_service_is_a_watermelon_over_the_last_30_days(seeded: DemoSummary) -> None:
+    """Green SLA, unhappy users, and the same incident again and again (METRICS.md "Watermelon detection")."""
+    from datetime import timedelta
+
+    from django.db.models import Count
+
+    from outcomedesk.insights import figures
+    from outcomedesk.insights.periods import Period
+    from outcomedesk.insights.scope import Scope
+
+    service = BusinessService.objects.get(slug=catalog.WATERMELON_SERVICE)
+    period = Period(NOW - timedelta(days=30), NOW)
+    got = figures.compute(Scope(service=service.pk), period, now=NOW)[figures.TOTAL]
+    assert got["sla_compliance"]["overall"] >= float(service.sla_target_percent) / 100
+    assert got["surveys"]["responses"] >= 3
+    assert got["csat"] < float(service.experience_target)
+    shared = (Ticket.objects.filter(service=service, type="incident", opened_at__gte=period.start,
+                                    opened_at__lt=period.end)
+              .values("category").annotate(n=Count("pk")).order_by("-n").first())
+    assert shared is not None and shared["n"] >= 3

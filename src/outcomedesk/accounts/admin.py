@@ -17,13 +17,15 @@ class GroupMembershipInline(admin.TabularInline):
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_display = ("username", "display_name", "email", "department", "is_service_manager", "away", "is_active")
-    list_filter = ("is_service_manager", "is_superuser", "away", "is_active", "desk_memberships__desk")
+    list_display = ("username", "display_name", "email", "department", "is_service_manager", "is_executive", "away",
+                    "is_active")
+    list_filter = ("is_service_manager", "is_executive", "is_superuser", "away", "is_active",
+                   "desk_memberships__desk")
     search_fields = ("username", "display_name", "email", "first_name", "last_name")
     fieldsets = (
         *BaseUserAdmin.fieldsets,  # type: ignore[misc]
-        ("Outcomedesk", {"fields": ("display_name", "department", "is_vip", "is_service_manager", "away",
-                                    "email_notifications")}),
+        ("Outcomedesk", {"fields": ("display_name", "department", "is_vip", "is_service_manager", "is_executive",
+                                    "away", "email_notifications")}),
     )
     inlines = [DeskMembershipInline]
 

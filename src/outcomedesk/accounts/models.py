@@ -15,6 +15,7 @@ class User(AbstractUser):
     is_service_manager = models.BooleanField(
         default=False, help_text="Sees the figures and non-confidential tickets of every desk"
     )
+    is_executive = models.BooleanField(default=False, help_text="Sees the insights of every non-confidential desk")
     away = models.BooleanField(default=False, help_text="Skipped by automatic assignment")
     email_notifications = models.BooleanField(default=True, help_text="Receive ticket e-mails")
 

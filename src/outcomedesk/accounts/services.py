@@ -46,8 +46,10 @@ def create_user(
     last_name: str = "",
     department: str = "",
     is_vip: bool = False,
+    is_executive: bool = False,
 ) -> User:
-    """Create a person; `password=None` makes an account that cannot log in with a password."""
+    """Create a person; `password=None` makes an account that cannot log in with a password. An executive sees
+    the insights of every non-confidential desk."""
     errors: dict[str, str] = {}
     username = username.strip()
     if not username:
@@ -77,6 +79,7 @@ def create_user(
         last_name=last_name,
         department=department,
         is_vip=is_vip,
+        is_executive=is_executive,
     )
     if password is None:
         user.set_unusable_password()

@@ -11,3 +11,10 @@ class BusinessServiceAdmin(admin.ModelAdmin):
     search_fields = ("name", "description")
     prepopulated_fields = {"slug": ("name",)}
     autocomplete_fields = ("owner",)
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "description", "desk", "owner", "criticality", "is_active")}),
+        ("Value", {"fields": ("users_served", "cost_of_downtime_per_hour")}),
+        ("Targets", {"fields": ("sla_target_percent", "experience_target")}),
+        ("Watermelon thresholds", {"fields": ("watermelon_reopen_rate", "watermelon_downtime_rise",
+                                              "watermelon_cluster_size")}),
+    )

@@ -23,6 +23,9 @@ class ServiceOut(Schema):
     cost_of_downtime_per_hour: Decimal
     sla_target_percent: Decimal
     experience_target: Decimal
+    watermelon_reopen_rate: Decimal
+    watermelon_downtime_rise: Decimal
+    watermelon_cluster_size: int
 
     @staticmethod
     def resolve_desk(obj: BusinessService) -> str:

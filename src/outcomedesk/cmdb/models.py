@@ -40,6 +40,20 @@ class BusinessService(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(5)],
         help_text="Target CSAT (1-5)",
     )
+    # Watermelon thresholds (METRICS.md "Watermelon detection"); the defaults are those of METRICS.md.
+    watermelon_reopen_rate = models.DecimalField(
+        max_digits=4, decimal_places=3, default=Decimal("0.100"),
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="A reopen rate above this share (0-1) is a watermelon reason",
+    )
+    watermelon_downtime_rise = models.DecimalField(
+        max_digits=6, decimal_places=3, default=Decimal("0.250"), validators=[MinValueValidator(0)],
+        help_text="Downtime cost up by more than this share on the previous period is a watermelon reason",
+    )
+    watermelon_cluster_size = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(2)],
+        help_text="This many incidents sharing a probable cause in a period is a watermelon reason",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:

@@ -203,3 +203,10 @@ LOGGING = {
 }
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# Insights: the currency downtime costs are shown in (costs are stored per service as plain numbers).
+OUTCOMEDESK_CURRENCY = env_str("OUTCOMEDESK_CURRENCY", "EUR")
+# Extra probable-cause finders for watermelon detection (dotted paths; see insights/watermelon.py).
+OUTCOMEDESK_WATERMELON_CAUSES = env_list("OUTCOMEDESK_WATERMELON_CAUSES", [])
+# Where the change delivery figures come from (insights/delivery.py); none until change enablement.
+OUTCOMEDESK_DELIVERY_SOURCE = env_str("OUTCOMEDESK_DELIVERY_SOURCE", "outcomedesk.insights.delivery.NoChanges")

@@ -82,6 +82,7 @@ class PersonSpec:
     login: str = ""  # role description when the person is a demo login with password "demo"
     is_superuser: bool = False
     is_service_manager: bool = False
+    is_executive: bool = False
     is_vip: bool = False
     weight: float = 1.0  # how often they raise tickets
 
@@ -564,6 +565,8 @@ PEOPLE: tuple[PersonSpec, ...] = (
                weight=0.0),
     PersonSpec("manager", "Morgan", "Reyes", "Operations", login="Service manager (sees every desk's figures)",
                is_service_manager=True, weight=0.2),
+    PersonSpec("erin", "Erin", "Okafor", "Executive", is_executive=True, weight=0.0,
+               login="Executive (sees the insights of every non-confidential desk)"),
     _staff("ivan.kowalski", "Ivan", "Kowalski", "it", (), role="manager"),
     _staff("it.manager", "Irene", "Moreau", "it", (SD,), role="manager",
            login="IT desk manager"),
@@ -628,6 +631,47 @@ OUTAGES: tuple[tuple[str, str, str, str, str], ...] = (
      "Faulty switch feeding the access points replaced; Wi-Fi restored on the floor."),
     ("it", "Business applications", "erp", "ERP unavailable: {error}",
      "Database server ran out of disk space for logs; space freed and log rotation fixed."),
+)
+
+
+# How far each major incident reached: (users affected, share of users); neither is a full outage.
+OUTAGE_REACH: dict[str, tuple[int | None, Decimal | None]] = {
+    "vpn": (None, None),
+    "email": (None, Decimal("0.6")),
+    "wifi": (45, None),
+    "erp": (None, None),
+}
+# Services whose incidents sometimes stop work for more than one person (and so get an impact window).
+IMPACTFUL_SERVICES = frozenset({"email", "vpn", "erp", "wifi", "payroll", "hr-portal", "building-access",
+                                "meeting-rooms"})
+IMPACT_NOTES = (
+    "Several people reported the same symptom.",
+    "Workaround given while the fix was prepared.",
+    "Only part of the users were affected.",
+    "",
+)
+
+# Satisfaction surveys: what requesters write beside their score.
+SURVEY_COMMENTS: dict[int, tuple[str, ...]] = {
+    1: ("Nobody explained anything; I had to chase twice.", "The ticket was closed but nothing works."),
+    2: ("Took far too long for something so simple.", "Solved in the end, but I had to repeat myself."),
+    3: ("OK, but it could have been quicker.", "Fine."),
+    4: ("Quick and friendly, thanks.", "Good service."),
+    5: ("Excellent, solved in minutes!", "Very helpful, thank you!", "Great, thanks a lot."),
+}
+
+# The demo's "watermelon": a service whose tickets meet every SLA target while its users are unhappy, and whose
+# incidents keep coming back for the same reason (METRICS.md, "Watermelon detection").
+WATERMELON_SERVICE = "expenses"
+WATERMELON_DAYS = 45  # its tickets of these last days are closed fast, and rated low
+WATERMELON_ISSUE = ("finance", "Expense claims", "Expense claim rejected by the new receipt check",
+                    "My claim of EUR {amount} for the {city} trip was rejected again by the automatic receipt "
+                    "check, although the receipt is attached and readable.")
+WATERMELON_COMMENTS = (
+    "Closed within the hour, but my claim is still not paid.",
+    "Fast answer, no solution: the receipt check rejects it again.",
+    "Third time I report this. Closing the ticket does not fix the check.",
+    "You answer quickly, but nobody looks at why claims are rejected.",
 )
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from outcomedesk.demo import catalog
 from outcomedesk.demo.catalog import CategorySpec, DeskSpec, PersonSpec, TicketTemplate
@@ -31,6 +32,15 @@ RECENT_DAYS = 14
 OPEN_AT_DAY = 8
 CLOSE_AT_DAY = 18
 CHANNELS = ("portal", "email", "phone")
+# Satisfaction surveys: the share of resolutions rated, and how scores 1-5 are spread.
+SURVEY_ANSWER_SHARE = 0.3
+SCORES = (1, 2, 3, 4, 5)
+SCORE_WEIGHTS = (0.03, 0.04, 0.10, 0.33, 0.50)
+REOPENED_SCORE_WEIGHTS = (0.15, 0.25, 0.30, 0.20, 0.10)
+WATERMELON_SCORE_WEIGHTS = (0.30, 0.35, 0.20, 0.10, 0.05)
+# High-impact incidents of a service in catalog.IMPACTFUL_SERVICES, raised with the desk that runs the service, get
+# an impact window this often (the major incidents always do).
+IMPACT_WINDOW_SHARE = 0.08
 
 
 @dataclass(frozen=True)
@@ -38,10 +48,30 @@ class PlannedStep:
     """One thing that happens to a ticket after it is opened."""
 
     at: datetime
-    action: str  # reassign, reply, note, ask, answer, vendor, resume, resolve, reopen, confirm, cancel
+    # reassign, reply, note, ask, answer, vendor, resume, resolve, reopen, confirm, cancel; impact (the agent
+    # records the ticket's service_impact), restore (the service is back: the agent ends that window; at the
+    # latest, resolving does); rate (the requester answers the survey)
+    action: str
     by: str  # "agent" or "requester"
     text: str = ""
-    detail: str = ""  # reassign: group name hint; resolve/cancel: resolution code; reply: "quick" (no in-progress)
+    # reassign: group name hint; resolve/cancel: resolution code; reply: "quick" (no in-progress); rate: the score
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PlannedImpact:
+    """The window in which an incident stopped its service: from `start`, for `hours` (the agent who records it
+    may know the end already)."""
+
+    start: datetime
+    hours: float
+    users_affected: int | None = None
+    fraction: Decimal | None = None  # neither: a full outage
+    note: str = ""
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(hours=self.hours)
 
 
 @dataclass(frozen=True)
@@ -60,6 +90,7 @@ class PlannedTicket:
     urgency: int
     opened_at: datetime
     steps: tuple[PlannedStep, ...]
+    service_impact: PlannedImpact | None = None
 
 
 def plan_demo(seed: int, tickets: int, months: int, now: datetime) -> list[PlannedTicket]:
@@ -74,6 +105,8 @@ def plan_demo(seed: int, tickets: int, months: int, now: datetime) -> list[Plann
     outage_budget = min(len(catalog.OUTAGES), months, tickets // 40)
     for outage in catalog.OUTAGES[:outage_budget]:
         planned += planner.outage(outage, size=min(18, max(4, tickets // 60)))
+    if tickets >= 40:
+        planned += planner.recurring(size=min(6, max(3, tickets // 80)))
     while len(planned) < tickets:
         planned.append(planner.ticket())
     planned.sort(key=lambda t: (t.opened_at, t.title, t.requester))
@@ -145,13 +178,88 @@ class _Planner:
             urgency = max(1, urgency - 1)
         channel = rng.choices(CHANNELS, (55, 30, 15) if urgency > 1 else (35, 25, 40))[0]
         opened = self._arrival()
-        steps = self._lifecycle(desk, cat, template.type, PRIORITY[(impact, urgency)], opened, slots)
+        # The watermelon service's recent tickets are all closed fast, and their requesters are not happy.
+        prompt = (template.service == catalog.WATERMELON_SERVICE
+                  and opened >= self.now - timedelta(days=catalog.WATERMELON_DAYS))
+        service_impact = None
+        if (not prompt and template.type == "incident" and impact <= 2
+                and template.service in catalog.IMPACTFUL_SERVICES and _service_desk(template.service) == desk.slug
+                and rng.random() < IMPACT_WINDOW_SHARE):
+            service_impact = self._impact(template.service, opened)
+        if prompt:
+            steps = self._prompt(desk, cat, opened, slots, vip=requester.is_vip)
+        else:
+            steps = self._lifecycle(desk, cat, template.type, PRIORITY[(impact, urgency)], opened, slots,
+                                    service_impact=service_impact)
         return PlannedTicket(
             desk=desk.slug, category=cat.name, service=template.service, type=template.type,
             title=_fill(template.title, slots)[:200], description=_fill(template.description, slots),
             requester=requester.username, channel=channel, impact=impact, urgency=urgency, opened_at=opened,
-            steps=self._cut(steps, opened),
+            # An incident that stops a service is worked until it is fixed: never left open by the cut.
+            steps=self._cut(steps, opened, keep_open=not prompt and service_impact is None),
+            service_impact=service_impact,
         )
+
+    def _impact(self, service_slug: str, opened: datetime) -> PlannedImpact:
+        """Part of a service's users stopped, from a little before the first report."""
+        rng = self.rng
+        served = next(s.users_served for s in catalog.SERVICES if s.slug == service_slug)
+        start = opened - timedelta(minutes=rng.uniform(5, 45))
+        hours = rng.uniform(0.75, 6)
+        note = rng.choice(catalog.IMPACT_NOTES)
+        if rng.random() < 0.5:
+            users = max(1, round(served * rng.uniform(0.05, 0.4)))
+            return PlannedImpact(start, hours, users_affected=users, note=note)
+        return PlannedImpact(start, hours, fraction=Decimal(str(round(rng.uniform(0.1, 0.6), 2))), note=note)
+
+    def _rating(self, add: _Add, resolved: datetime, weights: Sequence[float], comments: Sequence[str],
+                share: float = SURVEY_ANSWER_SHARE, comment_share: float = 0.4) -> None:
+        """Perhaps the requester answers the survey of the last resolution, within two days."""
+        rng = self.rng
+        if rng.random() >= share:
+            return
+        score = rng.choices(SCORES, weights)[0]
+        text = rng.choice(comments or catalog.SURVEY_COMMENTS[score]) if rng.random() < comment_share else ""
+        add(self._after(resolved, 20, 60 * 48, working=False), "rate", "requester", text, str(score))
+
+    def _prompt(self, desk: DeskSpec, cat: CategorySpec, opened: datetime, slots: dict[str, str], *,
+                vip: bool) -> list[PlannedStep]:
+        """A ticket answered and resolved well within every target, whose requester still rates it low.
+
+        Executives' tickets run around the clock with a 15-minute response: their agent answers at once."""
+        rng = self.rng
+        steps: list[PlannedStep] = []
+        add = _adder(steps, opened, slots)
+        if vip:
+            t = add(opened + timedelta(minutes=rng.uniform(4, 12)), "reply", "agent", rng.choice(desk.first_replies))
+            t = add(t + timedelta(minutes=rng.uniform(30, 150)), "resolve", "agent", rng.choice(cat.resolutions),
+                    "solved")
+        else:
+            t = add(self._after(opened, 15, 90), "reply", "agent", rng.choice(desk.first_replies))
+            t = add(self._after(t, 30, 240), "resolve", "agent", rng.choice(cat.resolutions), "solved")
+        self._rating(add, t, WATERMELON_SCORE_WEIGHTS, catalog.WATERMELON_COMMENTS, share=0.75, comment_share=0.6)
+        return steps
+
+    def recurring(self, size: int) -> list[PlannedTicket]:
+        """The watermelon service's recurring incident: the same failure reported again and again in the last
+        four weeks, each ticket closed fast."""
+        desk_slug, category, title, description = catalog.WATERMELON_ISSUE
+        desk, cat = catalog.desk(desk_slug), catalog.category(desk_slug, category)
+        vips = frozenset(p.username for p in catalog.PEOPLE if p.is_vip)
+        out: list[PlannedTicket] = []
+        for _ in range(size):
+            slots = self._slots()
+            requester = self._requester(desk_slug, vips)
+            # Three days back at least: moved to working hours, it still lies before now.
+            opened = self._work(self.now - timedelta(days=self.rng.uniform(3, 28)))
+            steps = self._prompt(desk, cat, opened, slots, vip=False)
+            out.append(PlannedTicket(
+                desk=desk_slug, category=category, service=catalog.WATERMELON_SERVICE, type="incident",
+                title=_fill(title, slots), description=_fill(description, slots), requester=requester.username,
+                channel=self.rng.choice(CHANNELS), impact=3, urgency=2, opened_at=opened,
+                steps=self._cut(steps, opened, keep_open=False),
+            ))
+        return out
 
     def outage(self, spec: tuple[str, str, str, str, str], size: int) -> list[PlannedTicket]:
         """A major incident: many people report the same failure within an hour; all resolved together."""
@@ -161,6 +269,7 @@ class _Planner:
         if began >= self.now - timedelta(days=2):
             began -= timedelta(days=7)
         restored = began + timedelta(minutes=self.rng.uniform(90, 300))
+        users, fraction = catalog.OUTAGE_REACH.get(service, (None, None))
         out: list[PlannedTicket] = []
         reporters: set[str] = set()
         for n in range(size):
@@ -172,29 +281,32 @@ class _Planner:
             steps = [
                 PlannedStep(reply_at, "reply", "agent", "We are aware of a major outage and working on it; "
                             "updates will follow on this ticket."),
-                PlannedStep(max(restored, reply_at + timedelta(minutes=5)), "resolve", "agent",
-                            _fill(resolution, slots), "solved"),
             ]
+            # The first report is the major incident: its agent records the window the service was down.
+            service_impact = None
+            if n == 0:
+                hours = (restored - began).total_seconds() / 3600
+                service_impact = PlannedImpact(began, hours, users, fraction,
+                                               note=f"Major incident: {_fill(title, slots)}")
+                steps.append(PlannedStep(reply_at + timedelta(minutes=self.rng.uniform(1, 4)), "impact", "agent"))
+            resolved = max(restored, reply_at + timedelta(minutes=5))
+            steps.append(PlannedStep(resolved, "resolve", "agent", _fill(resolution, slots), "solved"))
+            self._rating(_adder(steps, opened, slots), resolved, SCORE_WEIGHTS, ())
             out.append(PlannedTicket(
                 desk=desk_slug, category=category, service=service, type="incident",
                 title=_fill(title, slots), description=f"{_fill(title, slots)}. "
                 + self.rng.choice(("I cannot work at the moment.", "Colleagues around me have the same problem.",
                                    "It started a few minutes ago.", "Customers are waiting; please hurry.")),
                 requester=requester.username, channel=self.rng.choice(CHANNELS), impact=impact, urgency=1,
-                opened_at=opened, steps=self._cut(steps, opened, keep_open=False),
+                opened_at=opened, steps=self._cut(steps, opened, keep_open=False), service_impact=service_impact,
             ))
         return out
 
     def _lifecycle(self, desk: DeskSpec, cat: CategorySpec, ticket_type: str, priority: int, opened: datetime,
-                   slots: dict[str, str]) -> list[PlannedStep]:
+                   slots: dict[str, str], *, service_impact: PlannedImpact | None = None) -> list[PlannedStep]:
         rng = self.rng
         steps: list[PlannedStep] = []
-
-        def add(at: datetime, action: str, by: str, text: str = "", detail: str = "") -> datetime:
-            previous = steps[-1].at if steps else opened
-            at = max(at, previous + timedelta(minutes=1))
-            steps.append(PlannedStep(at, action, by, _fill(text, slots), detail))
-            return at
+        add = _adder(steps, opened, slots)
 
         urgent = priority <= 2
         low, high = RESPONSE_MINUTES[priority]
@@ -218,6 +330,10 @@ class _Planner:
         fast = rng.random() < (0.28 if ticket_type == "incident" else 0.15) and priority >= 3
         # Solved at the first contact: no separate "in progress" step, as agents do it in one go.
         t = add(t, "reply", "agent", rng.choice(desk.first_replies), "quick" if fast else "")
+        if service_impact is not None:
+            t = add(self._after(t, 2, 20, working=False), "impact", "agent")
+            if service_impact.end > t:  # still down when recorded
+                t = add(service_impact.end, "restore", "agent")
         if fast:  # solved during the first interaction
             t = add(self._after(t, 4, 25, working=False), "resolve", "agent", resolution, code)
         else:
@@ -240,9 +356,12 @@ class _Planner:
             t = add(self._after(t, 20, 240), "reply", "agent", "Sorry about that, I am looking at it again.")
             t = add(self._after(t, 60, 60 * 16), "resolve", "agent",
                     f"{_fill(rng.choice(cat.resolutions), slots)} Checked again with the requester.", code)
+        resolved = t
         if rng.random() < 0.2:
             add(self._after(t, 10, 60 * 36, working=False), "confirm", "requester", rng.choice((
                 "Thanks, all good now!", "Works again, thank you.", "Confirmed, you can close it.")))
+        reopened = any(s.action == "reopen" for s in steps)
+        self._rating(add, resolved, REOPENED_SCORE_WEIGHTS if reopened else SCORE_WEIGHTS, ())
         return steps
 
     def _cut(self, steps: list[PlannedStep], opened: datetime, *, keep_open: bool = True) -> tuple[PlannedStep, ...]:
@@ -255,6 +374,25 @@ class _Planner:
                 resolve = next((i for i, s in enumerate(steps) if s.action in ("resolve", "cancel")), len(steps))
                 steps = steps[: self.rng.randint(0, resolve)]
         return tuple(steps)
+
+
+_Add = Callable[..., datetime]
+
+
+def _service_desk(slug: str) -> str:
+    return next(s.desk for s in catalog.SERVICES if s.slug == slug)
+
+
+def _adder(steps: list[PlannedStep], opened: datetime, slots: dict[str, str]) -> _Add:
+    """`add(at, action, by, text="", detail="")`: append a step at `at`, or a minute after the previous one."""
+
+    def add(at: datetime, action: str, by: str, text: str = "", detail: str = "") -> datetime:
+        previous = steps[-1].at if steps else opened
+        at = max(at, previous + timedelta(minutes=1))
+        steps.append(PlannedStep(at, action, by, _fill(text, slots), detail))
+        return at
+
+    return add
 
 
 def _at(day: date, hour: int, minute: int, like: datetime) -> datetime:

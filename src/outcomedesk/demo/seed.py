@@ -2,7 +2,8 @@
 
 The history is replayed through the ticket services inside `clock.at(moment)`, in time order across all
 tickets, so that routing, audit trail, search documents and metrics timestamps are exactly what the
-product would have recorded. Notifications are muted throughout.
+product would have recorded. Notifications are muted throughout, so the surveys a resolution would send are
+sent here explicitly (without e-mail); impact windows and survey answers are steps of the plan like any other.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from outcomedesk.core import clock
 from outcomedesk.core.models import Channel
 from outcomedesk.demo import catalog
 from outcomedesk.demo.plan import PlannedStep, PlannedTicket, plan_demo
+from outcomedesk.experience import services as experience_services
 from outcomedesk.sla import services as sla_services
+from outcomedesk.tickets import impact as impact_services
 from outcomedesk.tickets import notifications
 from outcomedesk.tickets import services as tickets_services
 from outcomedesk.tickets.models import OPEN_STATES, Category, PendingReason, State, Ticket
@@ -138,6 +141,7 @@ def _create_organisation() -> _Organisation:
             password=catalog.DEMO_PASSWORD if person.login else None, check_password=False,
             is_superuser=person.is_superuser, is_service_manager=person.is_service_manager,
             first_name=person.first, last_name=person.last, department=person.department, is_vip=person.is_vip,
+            is_executive=person.is_executive,
         )
         for desk_slug, role in person.desks:
             accounts.add_to_desk(user, desks[desk_slug], role)
@@ -194,6 +198,7 @@ class _Live:
     state: str
     group_id: int | None
     assignee_id: int | None
+    impact_id: int | None = None  # the impact window recorded on it and not ended yet
 
     def follow(self, ticket: Ticket) -> None:
         self.state, self.group_id, self.assignee_id = ticket.state, ticket.group_id, ticket.assignee_id
@@ -258,9 +263,14 @@ def _agent(live: _Live, planned: PlannedTicket, org: _Organisation, by_id: dict[
 def _step(planned: PlannedTicket, step: PlannedStep, live: _Live, org: _Organisation,
           by_id: dict[int, User]) -> None:
     services = tickets_services
+    requester = org.users[planned.requester]
+    if step.action == "rate":
+        # The survey of the last resolution; answering it is still possible once the ticket is closed.
+        ticket = Ticket.objects.get(pk=live.pk)
+        experience_services.respond_as(requester, ticket, int(step.detail), step.text or None)
+        return
     if live.state in (State.CLOSED, State.CANCELLED):
         return  # closed by the nightly job before a late confirmation; nothing more can happen
-    requester = org.users[planned.requester]
     agent = _agent(live, planned, org, by_id)
     said_by_requester = REQUESTER_CHANNEL.get(Channel(planned.channel), Channel.PORTAL)
     action = step.action
@@ -286,10 +296,30 @@ def _step(planned: PlannedTicket, step: PlannedStep, live: _Live, org: _Organisa
         services.add_comment(requester, live.pk, step.text, channel=said_by_requester)
         if live.state == State.PENDING:
             live.state = State.IN_PROGRESS  # a requester's reply resumes the ticket
+    elif action == "impact":
+        window = planned.service_impact
+        if window is not None and planned.service:
+            over = window.end <= clock.now()  # recorded after the service came back: with its end
+            recorded = impact_services.record_impact(
+                agent, live.pk, service=org.services[planned.service], impact_start=window.start,
+                impact_end=window.end if over else None, users_affected=window.users_affected,
+                impact_fraction=window.fraction, note=window.note,
+            )
+            live.impact_id = None if over else recorded.pk
+    elif action == "restore":
+        if live.impact_id is not None:
+            impact_services.end_impact(agent, live.impact_id)
+            live.impact_id = None
     elif action == "resolve":
         if live.state in OPEN_STATES:
-            live.follow(services.change_state(agent, live.pk, State.RESOLVED, resolution_code=step.detail,
-                                              resolution_notes=step.text))
+            ticket = services.change_state(agent, live.pk, State.RESOLVED, resolution_code=step.detail,
+                                           resolution_notes=step.text)
+            live.follow(ticket)
+            if live.impact_id is not None:  # the service is back at the latest when the incident is resolved
+                impact_services.end_impact(agent, live.impact_id)
+                live.impact_id = None
+            # What the resolution would have sent, were notifications not muted (experience.on_ticket_changed).
+            experience_services.send_survey(ticket, clock.now())
     elif action == "reopen":
         if live.state == State.RESOLVED:
             live.follow(services.reopen_ticket(requester, live.pk, reason=step.text, channel=said_by_requester))

@@ -14,9 +14,11 @@ from pydantic import Field
 
 from outcomedesk.accounts.queries import access_for
 from outcomedesk.core.errors import InvalidInput, NotAllowed
-from outcomedesk.insights import periods, report
+from outcomedesk.insights import periods, report, suggestions, watermelon
 from outcomedesk.insights.access import can_see_insights
+from outcomedesk.insights.drilldown import tickets_behind
 from outcomedesk.insights.scope import DIMENSIONS, insights_desks, resolve_scope
+from outcomedesk.tickets.models import Ticket
 
 router = Router(tags=["insights"])
 
@@ -52,3 +54,51 @@ def get_report(request: HttpRequest, query: Query[ReportQuery]) -> dict[str, Any
     desks = insights_desks(access, executive=bool(getattr(request.user, "is_executive", False)))
     scope = resolve_scope(desks, **{name: getattr(query, name) for name in DIMENSIONS})
     return report.build(scope, period, query.by)
+
+
+def _scope_and_period(request: HttpRequest, query: ReportQuery) -> tuple[Any, periods.Period]:
+    access = _check(request)
+    period = periods.between(query.from_, query.to)
+    desks = insights_desks(access, executive=bool(getattr(request.user, "is_executive", False)))
+    return resolve_scope(desks, **{name: getattr(query, name) for name in DIMENSIONS}), period
+
+
+@router.get("/watermelons", response=list[dict[str, Any]],
+            summary="Services whose SLA is green while their users' experience or the business outcome is red")
+def get_watermelons(request: HttpRequest, query: Query[ReportQuery]) -> list[dict[str, Any]]:
+    """Per watermelon service: its SLA compliance and target, and each reason with the figures behind it and
+    the tickets (numbers, or the drill-down filter that lists them)."""
+    scope, period = _scope_and_period(request, query)
+    flags = watermelon.detect(scope, period)
+    ids = {i for flag in flags for r in flag.reasons for i in r.ticket_ids}
+    numbers = dict(Ticket.objects.filter(pk__in=ids).values_list("pk", "number")) if ids else {}
+    return [{
+        "service": flag.service.slug, "sla_compliance": flag.sla_compliance, "sla_target": flag.sla_target,
+        "reasons": [{"code": r.code, "text": r.text, "figures": r.figures, "tickets": r.drilldown,
+                     "ticket_numbers": [numbers[i] for i in r.ticket_ids if i in numbers]} for r in flag.reasons],
+    } for flag in flags]
+
+
+@router.get("/suggestions", response=list[dict[str, Any]],
+            summary="Rising volume, repeated incidents without a problem, knowledge gaps, automatable requests")
+def get_suggestions(request: HttpRequest, query: Query[ReportQuery]) -> list[dict[str, Any]]:
+    scope, period = _scope_and_period(request, query)
+    return [{"kind": s.kind, "title": s.title, "detail": s.detail, "figures": s.figures, "evidence": s.drilldown}
+            for s in suggestions.suggest(scope, period)]
+
+
+@router.get("/tickets", response=dict[str, Any], summary="The tickets behind a figure (drill-down)")
+def get_tickets(request: HttpRequest, query: Query[ReportQuery], figure: str = "ticket_volume",
+                limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    """`figure` is one of the drill-down sets (ticket_volume, backlog, mttr, reopen_rate, sla_breaches, csat...)."""
+    scope, period = _scope_and_period(request, query)
+    if not 1 <= limit <= 1000:
+        raise InvalidInput({"limit": "must be between 1 and 1000"})
+    if offset < 0:
+        raise InvalidInput({"offset": "cannot be negative"})
+    chosen, qs = tickets_behind(figure, scope, period)
+    rows = qs.values_list("number", "title", "desk__slug", "state", "priority", "opened_at", "resolved_at")
+    return {"figure": figure, "label": chosen.label, "count": qs.count(), "tickets": [
+        {"number": n, "title": t, "desk": d, "state": s, "priority": p, "opened_at": o, "resolved_at": r}
+        for n, t, d, s, p, o, r in rows[offset:offset + limit]
+    ]}

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum
@@ -18,11 +17,13 @@ from django.db.models.functions import Coalesce
 from outcomedesk.core import clock
 from outcomedesk.core.models import AuditEvent
 from outcomedesk.experience.models import Survey
+from outcomedesk.insights import delivery
 from outcomedesk.insights.aggregates import Percentile, Seconds
 from outcomedesk.insights.periods import Period
 from outcomedesk.insights.scope import DIMENSIONS, Scope
 from outcomedesk.sla.models import Metric, TargetState, TicketTarget
-from outcomedesk.tickets.models import ServiceImpact, TicketType
+from outcomedesk.tickets import impact as impact_figures
+from outcomedesk.tickets.models import ServiceImpact, Ticket, TicketType
 
 HOUR = 3600.0
 TOTAL = "__total__"
@@ -54,12 +55,40 @@ def _in(period: Period, field: str) -> Q:
     return Q(**{f"{field}__gte": period.start, f"{field}__lt": period.end})
 
 
+# The ticket sets behind the figures; the drill-down lists use the same definitions.
+
+def opened_in(scope: Scope, period: Period) -> QuerySet[Ticket]:
+    """Tickets opened in the period (`ticket_volume`, `time_to_first_response`)."""
+    return scope.tickets().filter(_in(period, "opened_at"))
+
+
+def resolved_in(scope: Scope, period: Period) -> QuerySet[Ticket]:
+    """Tickets resolved in the period (`mttr`, the resolution rates, `reopen_rate`)."""
+    return scope.tickets().filter(_in(period, "resolved_at"))
+
+
+def open_at_end(scope: Scope, period: Period) -> QuerySet[Ticket]:
+    """`backlog`: opened before the period's end, and neither resolved nor closed (or cancelled) before it."""
+    return scope.tickets().filter(opened_at__lt=period.end).exclude(resolved_at__lt=period.end).exclude(
+        closed_at__lt=period.end
+    )
+
+
+def escalated_in(scope: Scope, period: Period) -> QuerySet[Ticket]:
+    """`escalation_count`: escalated in the period, functionally (handed from one group to another) or
+    hierarchically (the SLA engine's escalations)."""
+    changes = AuditEvent.objects.filter(
+        _in(period, "at"), object_type="ticket", field__in=("group", "priority"),
+    ).filter(Q(action="escalated") | Q(action="assigned", field="group") & ~Q(old_value=""))
+    return scope.tickets().filter(pk__in=changes.values("object_id"))
+
+
 # --- operational --------------------------------------------------------------------------------------------
 
 def _opened(scope: Scope, period: Period, by: str | None) -> Rows:
     responded = Q(first_response_at__isnull=False)
     response = Seconds(F("first_response_at"), F("opened_at"))
-    return _grouped(scope.tickets().filter(_in(period, "opened_at")), by, {
+    return _grouped(opened_in(scope, period), by, {
         "volume": Count("pk"),
         "responded": Count("pk", filter=responded),
         "ttfr_median": Percentile(response, 0.5, filter=responded),
@@ -71,7 +100,7 @@ def _resolved(scope: Scope, period: Period, by: str | None) -> Rows:
     duration = Seconds(F("resolved_at"), F("opened_at"))
     wait = ExpressionWrapper(duration - F("awaiting_requester_seconds"), output_field=FloatField())
     blocking = Q(blocks_work=True, type=TicketType.REQUEST)
-    return _grouped(scope.tickets().filter(_in(period, "resolved_at")), by, {
+    return _grouped(resolved_in(scope, period), by, {
         "resolved": Count("pk"),
         "mttr_mean": Avg(duration),
         "mttr_median": Percentile(duration, 0.5),
@@ -88,11 +117,7 @@ def _resolved(scope: Scope, period: Period, by: str | None) -> Rows:
 
 
 def _backlog(scope: Scope, period: Period, by: str | None) -> Rows:
-    """Open at the period's end: opened before it, and neither resolved nor closed (or cancelled) before it."""
-    qs = scope.tickets().filter(opened_at__lt=period.end).exclude(resolved_at__lt=period.end).exclude(
-        closed_at__lt=period.end
-    )
-    return _grouped(qs, by, {"backlog": Count("pk")})
+    return _grouped(open_at_end(scope, period), by, {"backlog": Count("pk")})
 
 
 def _business(scope: Scope, period: Period, by: str | None) -> Rows:
@@ -109,14 +134,37 @@ def _business(scope: Scope, period: Period, by: str | None) -> Rows:
     })
 
 
-def _targets(scope: Scope, period: Period, by: str | None) -> Rows:
-    """Met and breached targets per metric: those that completed in the period, and those still running at
-    its end already past their deadline (breached). Tickets imported with their own SLA outcome and no target
-    computed here count as a resolution target completing when they were resolved (or closed)."""
+def target_windows(period: Period) -> tuple[Q, Q]:
+    """On SLA targets: completed in the period; still running at its end but already past the deadline."""
     done = Q(stopped_at__gte=period.start, stopped_at__lt=period.end)
     late = Q(started_at__lt=period.end, breached_at__lt=period.end) & (
         Q(stopped_at__isnull=True) | Q(stopped_at__gte=period.end)
     )
+    return done, late
+
+
+def imported_completed_in(scope: Scope, period: Period) -> QuerySet[Ticket]:
+    """Imported tickets with their own SLA outcome and no target computed here, completed in the period."""
+    return scope.tickets().filter(imported_sla_met__isnull=False, sla_targets__isnull=True).annotate(
+        completed=Coalesce("resolved_at", "closed_at")
+    ).filter(_in(period, "completed"))
+
+
+def sla_breached_in(scope: Scope, period: Period) -> QuerySet[Ticket]:
+    """Tickets with a customer-facing target counted as breached in the period (`sla_compliance`)."""
+    done, late = target_windows(period)
+    targets = TicketTarget.objects.filter(scope.q("ticket__"), metric__in=list(SLA_METRICS)).filter(
+        (done & Q(state=TargetState.BREACHED)) | (late & ~Q(state="cancelled"))
+    )
+    imported = imported_completed_in(scope, period).filter(imported_sla_met=False)
+    return scope.tickets().filter(Q(pk__in=targets.values("ticket_id")) | Q(pk__in=imported.values("pk")))
+
+
+def _targets(scope: Scope, period: Period, by: str | None) -> Rows:
+    """Met and breached targets per metric: those that completed in the period, and those still running at
+    its end already past their deadline (breached). Tickets imported with their own SLA outcome and no target
+    computed here count as a resolution target completing when they were resolved (or closed)."""
+    done, late = target_windows(period)
     aggregates: dict[str, Any] = {}
     for metric, name in {**SLA_METRICS, **OTHER_METRICS}.items():
         aggregates[f"{name}_met"] = Count("pk", filter=done & Q(metric=metric, state=TargetState.MET))
@@ -125,10 +173,7 @@ def _targets(scope: Scope, period: Period, by: str | None) -> Rows:
         )
     qs = TicketTarget.objects.filter(scope.q("ticket__")).filter(done | late)
     rows = _grouped(qs, f"ticket__{by}" if by else None, aggregates)
-    completed = Coalesce("resolved_at", "closed_at")
-    imported = scope.tickets().filter(imported_sla_met__isnull=False, sla_targets__isnull=True).annotate(
-        completed=completed
-    ).filter(_in(period, "completed"))
+    imported = imported_completed_in(scope, period)
     for key, values in _grouped(imported, by, {
         "imported_met": Count("pk", filter=Q(imported_sla_met=True)),
         "imported_breached": Count("pk", filter=Q(imported_sla_met=False)),
@@ -138,13 +183,7 @@ def _targets(scope: Scope, period: Period, by: str | None) -> Rows:
 
 
 def _escalations(scope: Scope, period: Period, by: str | None) -> Rows:
-    """Tickets escalated in the period: functionally (handed from one group to another) or hierarchically
-    (the SLA engine's escalations)."""
-    changes = AuditEvent.objects.filter(
-        _in(period, "at"), object_type="ticket", field__in=("group", "priority"),
-    ).filter(Q(action="escalated") | Q(action="assigned", field="group") & ~Q(old_value=""))
-    qs = scope.tickets().filter(pk__in=changes.values("object_id"))
-    return _grouped(qs, by, {"escalated": Count("pk")})
+    return _grouped(escalated_in(scope, period), by, {"escalated": Count("pk")})
 
 
 # --- experience ------------------------------------------------------------------------------------------
@@ -174,20 +213,14 @@ def impact_rows(scope: Scope, period: Period, now: datetime) -> list[dict[str, A
     )
     rows = []
     for impact in impacts:
-        end = impact.impact_end or min(now, period.end)
-        hours = max(0.0, (end - impact.impact_start).total_seconds() / HOUR)
+        hours = impact_figures.outage_hours(impact.impact_start, impact.impact_end, min(now, period.end))
         served = impact.service.users_served
-        if impact.impact_fraction is not None:
-            fraction = float(impact.impact_fraction)
-        elif impact.users_affected is not None and served:
-            fraction = min(1.0, impact.users_affected / served)
-        else:
-            fraction = 1.0
+        fraction = impact_figures.affected_share(impact.users_affected, impact.impact_fraction, served)
         users = impact.users_affected if impact.users_affected is not None else fraction * served
         rows.append({
             "impact": impact, "ticket": impact.ticket, "service": impact.service, "outage_hours": hours,
             "impact_fraction": fraction, "users_affected": users, "ongoing": impact.impact_end is None,
-            "downtime_cost": hours * float(impact.service.cost_of_downtime_per_hour or Decimal(0)) * fraction,
+            "downtime_cost": impact_figures.downtime_cost(hours, impact.service.cost_of_downtime_per_hour, fraction),
             "user_hours": hours * users,
         })
     return rows
@@ -212,7 +245,7 @@ def _outcomes(scope: Scope, period: Period, by: str | None, now: datetime) -> Ro
 
 # --- assembly --------------------------------------------------------------------------------------------
 
-def _assemble(v: dict[str, Any]) -> dict[str, Any]:
+def _assemble(v: dict[str, Any], weeks: float = 0.0) -> dict[str, Any]:
     """The METRICS.md figures from the raw counts of one group."""
     resolved = v.get("resolved") or 0
     met = sum(v.get(f"{n}_met") or 0 for n in SLA_METRICS.values()) + (v.get("imported_met") or 0)
@@ -261,6 +294,7 @@ def _assemble(v: dict[str, Any]) -> dict[str, Any]:
         "outage_hours": v.get("outage_hours") or 0.0,
         "downtime_cost": v.get("downtime_cost") or 0.0,
         "productivity_loss_user_hours": (v.get("user_hours") or 0.0) + wait_blocking,
+        **delivery.assemble(v, weeks),
     }
 
 
@@ -280,7 +314,10 @@ def compute(scope: Scope, period: Period, by: str | None = None, now: datetime |
             merged[key].update(values)
     for key, values in _outcomes(scope, period, by, now or clock.now()).items():
         merged[key].update(values)
-    return {key: _assemble(values) for key, values in merged.items()}
+    for key, values in delivery.source().rows(scope, period, field).items():
+        merged[key].update(values)
+    weeks = period.days / 7
+    return {key: _assemble(values, weeks) for key, values in merged.items()}
 
 
 def empty_figures() -> dict[str, Any]:

@@ -10,12 +10,13 @@ from django.urls import reverse
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from outcomedesk.core import clock
 from outcomedesk.core.errors import NotFound
 from outcomedesk.core.models import Channel
-from outcomedesk.tickets import search, services
+from outcomedesk.tickets import impact, search, services
 from outcomedesk.tickets.export import csv_lines
 from outcomedesk.tickets.filters import TicketFilter
-from outcomedesk.tickets.models import Attachment, Ticket
+from outcomedesk.tickets.models import Attachment, ServiceImpact, Ticket
 from outcomedesk.tickets.queries import can_work, get_visible_ticket, timeline
 from outcomedesk.tickets.schemas import (
     AttachmentOut,
@@ -24,6 +25,9 @@ from outcomedesk.tickets.schemas import (
     BulkOut,
     CommentIn,
     CommentOut,
+    ImpactIn,
+    ImpactOut,
+    ImpactPatch,
     LinkIn,
     MergeIn,
     Reopen,
@@ -228,6 +232,56 @@ def merge(request: HttpRequest, number: str, payload: MergeIn) -> Ticket:
         request.user, _ticket(request, number), payload.into, channel=Channel.API  # type: ignore[arg-type]
     )
     return _detail(target.number)
+
+
+def _impact_out(window: impact.ImpactWindow) -> dict[str, Any]:
+    found = window.impact
+    return {
+        "id": found.pk, "ticket": found.ticket.number, "service": found.service,
+        "impact_start": found.impact_start, "impact_end": found.impact_end, "ongoing": window.ongoing,
+        "users_affected": found.users_affected,
+        "impact_fraction": float(found.impact_fraction) if found.impact_fraction is not None else None,
+        "affected_share": window.affected_share, "outage_hours": window.outage_hours,
+        "downtime_cost": window.downtime_cost, "note": found.note, "recorded_by": found.recorded_by,
+        "recorded_at": found.recorded_at,
+    }
+
+
+def _impact(ticket: Ticket, impact_id: int) -> ServiceImpact:
+    found = ServiceImpact.objects.filter(pk=impact_id, ticket=ticket).select_related("service", "recorded_by").first()
+    if found is None:
+        raise NotFound(f"no impact window {impact_id} on {ticket.number}", field="impact_id")
+    found.ticket = ticket
+    return found
+
+
+@router.get("/tickets/{number}/impacts", response=list[ImpactOut], summary="Business impact windows of an incident")
+def list_impacts(request: HttpRequest, number: str) -> list[dict[str, Any]]:
+    ticket = _ticket(request, number)
+    return [_impact_out(w) for w in impact.impact_windows(ticket, clock.now())]
+
+
+@router.post("/tickets/{number}/impacts", response={201: ImpactOut}, summary="Record an impact window")
+def record_impact(request: HttpRequest, number: str, payload: ImpactIn) -> Status[dict[str, Any]]:
+    ticket = _ticket(request, number)
+    created = impact.record_impact(request.user, ticket, channel=Channel.API, **payload.dict())  # type: ignore[arg-type]
+    return Status(201, _impact_out(impact.window_of(_impact(ticket, created.pk), clock.now())))
+
+
+@router.patch("/tickets/{number}/impacts/{impact_id}", response=ImpactOut,
+              summary="Change an impact window (send impact_end to end it)")
+def patch_impact(request: HttpRequest, number: str, impact_id: int, payload: ImpactPatch) -> dict[str, Any]:
+    ticket = _ticket(request, number)
+    found = _impact(ticket, impact_id)
+    impact.update_impact(request.user, found, channel=Channel.API, **payload.dict(exclude_unset=True))  # type: ignore[arg-type]
+    return _impact_out(impact.window_of(_impact(ticket, impact_id), clock.now()))
+
+
+@router.delete("/tickets/{number}/impacts/{impact_id}", response={204: None}, summary="Remove an impact window")
+def delete_impact(request: HttpRequest, number: str, impact_id: int) -> Status[None]:
+    ticket = _ticket(request, number)
+    impact.remove_impact(request.user, _impact(ticket, impact_id), channel=Channel.API)  # type: ignore[arg-type]
+    return Status(204, None)
 
 
 @router.post("/tickets-bulk", response=BulkOut, summary="Apply one change to several tickets, all or none")

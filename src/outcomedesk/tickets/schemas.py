@@ -221,3 +221,45 @@ class BulkIn(Schema):
 
 class BulkOut(Schema):
     updated: list[str]
+
+
+class ImpactIn(Schema):
+    """Give `users_affected` or `impact_fraction`, or neither for a full outage."""
+
+    service: int = Field(description="Business service id")
+    impact_start: datetime
+    impact_end: datetime | None = Field(None, description="Empty while the impact lasts")
+    users_affected: int | None = None
+    impact_fraction: float | None = Field(None, description="Share of the service's users affected, 0 to 1")
+    note: str = ""
+
+
+class ImpactPatch(Schema):
+    """Only the fields you send change; sending `users_affected` clears `impact_fraction` and the other way round."""
+
+    service: int | None = None
+    impact_start: datetime | None = None
+    impact_end: datetime | None = Field(None, description="Set to end the impact")
+    users_affected: int | None = None
+    impact_fraction: float | None = None
+    note: str | None = None
+
+
+class ImpactOut(Schema):
+    """An impact window with its figures (METRICS.md `outage_hours`, `downtime_cost`); ongoing windows count to
+    now."""
+
+    id: int
+    ticket: str
+    service: NamedRef
+    impact_start: datetime
+    impact_end: datetime | None
+    ongoing: bool
+    users_affected: int | None
+    impact_fraction: float | None
+    affected_share: float = Field(description="impact_fraction, or users_affected / users served, or 1")
+    outage_hours: float
+    downtime_cost: float
+    note: str
+    recorded_by: PersonRef | None
+    recorded_at: datetime

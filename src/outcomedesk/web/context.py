@@ -16,4 +16,5 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     return {
         "nav_is_agent": access.is_agent or access.is_admin,
         "nav_is_admin": bool(getattr(user, "is_superuser", False)),
+        "nav_insights": access.is_agent or access.is_admin or bool(getattr(user, "is_executive", False)),
     }

@@ -65,6 +65,14 @@ def edit_changes(data: QueryDict, ticket: Ticket, tags: list[str], watchers: lis
     return changes
 
 
+IMPACT_FIELDS = ("service", "impact_start", "impact_end", "users_affected", "impact_fraction", "note")
+
+
+def impact_fields(data: QueryDict) -> dict[str, str]:
+    """The business impact form as posted: strings, empty when not given (the service parses and checks them)."""
+    return {name: posted(data, name) for name in IMPACT_FIELDS}
+
+
 def expected_version(data: QueryDict) -> int:
     """The version the form was loaded at; without it a change could silently overwrite another."""
     raw = str(data.get("version", "")).strip()

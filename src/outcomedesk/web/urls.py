@@ -21,4 +21,8 @@ urlpatterns = [
     path("tickets/<str:number>/link/", views.ticket_link, name="ticket_link"),
     path("tickets/<str:number>/parent/", views.ticket_parent, name="ticket_parent"),
     path("tickets/<str:number>/merge/", views.ticket_merge, name="ticket_merge"),
+    path("tickets/<str:number>/impacts/", views.ticket_impact_add, name="ticket_impact_add"),
+    path("tickets/<str:number>/impacts/<int:impact_id>/end/", views.ticket_impact_end, name="ticket_impact_end"),
+    path("tickets/<str:number>/impacts/<int:impact_id>/remove/", views.ticket_impact_remove,
+         name="ticket_impact_remove"),
 ]

@@ -12,7 +12,7 @@ from typing import Any, cast
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -25,7 +25,7 @@ from outcomedesk.accounts.queries import access_for, agents_of_desk
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core import clock
 from outcomedesk.core.errors import Conflict, InvalidInput
-from outcomedesk.tickets import services
+from outcomedesk.tickets import impact, services
 from outcomedesk.tickets.filters import NUMBER, SORTS, TicketFilter
 from outcomedesk.tickets.models import (
     Attachment,
@@ -34,6 +34,7 @@ from outcomedesk.tickets.models import (
     PendingReason,
     Priority,
     SavedView,
+    ServiceImpact,
     State,
     Ticket,
     TicketLink,
@@ -236,7 +237,10 @@ def search(request: HttpRequest) -> HttpResponse:
 # --- the ticket page -------------------------------------------------------------------------------------
 
 def _visible_ticket(request: HttpRequest, number: str) -> Ticket:
-    ticket = get_visible_ticket(request.user, number)
+    # Whether it has impact windows comes with the ticket (an EXISTS on an indexed key): the many tickets without
+    # any then cost the page no query for its business impact panel.
+    with_impacts = Ticket.objects.annotate(has_impacts=Exists(ServiceImpact.objects.filter(ticket=OuterRef("pk"))))
+    ticket = get_visible_ticket(request.user, number, with_impacts)
     if ticket is None:
         raise Http404(f"no ticket {number}")
     return ticket
@@ -272,6 +276,10 @@ def _ticket_context(
         ),
         "reply": reply or {"visibility": "reply"},
         "sla_targets": service_levels.panel(ticket, clock.now()),
+        "impact_windows": (
+            impact.impact_windows(ticket, clock.now())
+            if ticket.type == TicketType.INCIDENT and getattr(ticket, "has_impacts", True) else []
+        ),
         "states": State,
         "pending_reasons": PendingReason.choices,
         "levels": Level.choices,
@@ -414,6 +422,44 @@ def ticket_merge(request: HttpRequest, number: str) -> HttpResponse:
         request, ticket, "merge", lambda: services.merge_tickets(_user(request), ticket, into),
         f"Merged {ticket.number} into {into.upper()}.",
     )
+
+
+@agent_required
+@require_POST
+def ticket_impact_add(request: HttpRequest, number: str) -> HttpResponse:
+    ticket = _visible_ticket(request, number)
+    fields = forms.impact_fields(request.POST)
+    return _perform(
+        request, ticket, "impact", lambda: impact.record_impact(_user(request), ticket, **fields),
+        f"Recorded the business impact on {ticket.number}.",
+    )
+
+
+@agent_required
+@require_POST
+def ticket_impact_end(request: HttpRequest, number: str, impact_id: int) -> HttpResponse:
+    ticket = _visible_ticket(request, number)
+    return _perform(
+        request, ticket, "impact_window", lambda: impact.end_impact(_user(request), _impact_of(ticket, impact_id)),
+        "Ended the impact window.",
+    )
+
+
+@agent_required
+@require_POST
+def ticket_impact_remove(request: HttpRequest, number: str, impact_id: int) -> HttpResponse:
+    ticket = _visible_ticket(request, number)
+    return _perform(
+        request, ticket, "impact_window",
+        lambda: impact.remove_impact(_user(request), _impact_of(ticket, impact_id)), "Removed the impact window.",
+    )
+
+
+def _impact_of(ticket: Ticket, impact_id: int) -> int:
+    """The window's id if it belongs to this ticket: a window of another ticket is not found through this one."""
+    if not ServiceImpact.objects.filter(pk=impact_id, ticket=ticket).exists():
+        raise Http404(f"no impact window {impact_id} on {ticket.number}")
+    return impact_id
 
 
 @agent_required

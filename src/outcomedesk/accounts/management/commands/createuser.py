@@ -26,6 +26,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-password", action="store_true", help="No password login (token or SSO only)")
         parser.add_argument("--admin", action="store_true", help="Platform admin (Django admin)")
         parser.add_argument("--service-manager", action="store_true")
+        parser.add_argument("--executive", action="store_true",
+                            help="Sees the insights of every non-confidential desk")
         parser.add_argument("--desk", action="append", default=[], metavar="SLUG[:agent|manager]",
                             help="Make the user an agent (default) or manager of this desk; repeatable")
 
@@ -54,6 +56,7 @@ class Command(BaseCommand):
                 user = services.create_user(
                     options["username"], email=options["email"], password=password, display_name=options["name"],
                     is_superuser=options["admin"], is_service_manager=options["service_manager"],
+                    is_executive=options["executive"],
                 )
                 for desk, role in memberships:
                     services.add_to_desk(user, desk, role)
