@@ -194,3 +194,13 @@ def test_one_service_is_a_watermelon_over_the_last_30_days(seeded: DemoSummary) 
                                     opened_at__lt=period.end)
               .values("category").annotate(n=Count("pk")).order_by("-n").first())
     assert shared is not None and shared["n"] >= 3
+
+
+def test_every_practice_has_two_maturity_assessments(seeded: DemoSummary) -> None:
+    from outcomedesk.improvement.models import Assessment
+    from outcomedesk.improvement.queries import practice_summaries
+
+    assert Assessment.objects.count() == 12
+    summaries = practice_summaries(None)
+    assert all(s.latest is not None and s.previous is not None for s in summaries)
+    assert all(s.change is not None and s.change >= 0 for s in summaries)

@@ -73,7 +73,8 @@ def history(world: World) -> History:
     login = f.make_category(world.it, "Login")
     access = f.make_category(world.it, "Access request")
     mail_tickets = [_lived(world, world.it, world.bob, f"2026-10-0{day}T10:00", 1, 2, service=mail.pk,
-                           category=login.pk, type="incident")
+                           category=login.pk, type="incident", title="Cannot log in to mail" if day < 9 else
+                           "cannot log in to mail ")
                     for day in range(5, 10)]
     payroll_tickets = [_lived(world, world.it, world.bob, f"2026-10-1{day}T09:00", 1, 5, service=payroll.pk,
                               category=access.pk, type="request") for day in (2, 3)]
@@ -161,8 +162,12 @@ def test_repeated_incidents_without_a_problem_are_suggested_with_their_evidence(
 ) -> None:
     found = suggestions.repeated_incidents(it_scope(world), october())
     assert [s.figures for s in found] == [{"incidents": 5}]
-    assert found[0].drilldown == {"figure": "ticket_volume", "service": history.mail.pk,
-                                  "category": history.mail_tickets[0].category_id, "type": "incident"}
+    assert found[0].drilldown == {"figure": "ticket_volume", "service": history.mail.pk, "type": "incident",
+                                  "title": "Cannot log in to mail"}
+    assert "\u201cCannot log in to mail\u201d on Mail" in found[0].title
+    listing = client_for(world.bob).get(reverse("insights:tickets"), {**OCTOBER, **{
+        k: v for k, v in found[0].drilldown.items()}}).content.decode()
+    assert "Opened: 5 tickets" in listing
     from outcomedesk.tickets.services import reopen_ticket
 
     with clock.at(at("2026-10-10T10:00")):

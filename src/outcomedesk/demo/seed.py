@@ -8,6 +8,7 @@ sent here explicitly (without e-mail); impact windows and survey answers are ste
 
 from __future__ import annotations
 
+import random
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from outcomedesk.core.models import Channel
 from outcomedesk.demo import catalog
 from outcomedesk.demo.plan import PlannedStep, PlannedTicket, plan_demo
 from outcomedesk.experience import services as experience_services
+from outcomedesk.improvement import services as improvement
+from outcomedesk.improvement.questionnaire import PRACTICES
 from outcomedesk.sla import services as sla_services
 from outcomedesk.tickets import impact as impact_services
 from outcomedesk.tickets import notifications
@@ -74,6 +77,7 @@ def seed_demo(
         # Each ticket's targets are computed once, from its whole history, as of the end of the history.
         with sla_services.deferred(now=base):
             _replay(plan, org, base, progress)
+        _assess_maturity(seed, base)
     return DemoSummary(
         desks=len(catalog.DESKS),
         services=len(catalog.SERVICES),
@@ -83,6 +87,20 @@ def seed_demo(
         seconds=round(time.monotonic() - started, 1),
         logins=catalog.logins(),
     )
+
+
+def _assess_maturity(seed: int, base: datetime) -> None:
+    """Two self-assessments of every practice by the service manager: one four months ago, one last week,
+    a little better, so the radar has a before and an after."""
+    rng = random.Random(seed)
+    assessor = User.objects.get(username="manager")
+    for practice in PRACTICES:
+        before = {q.id: rng.randint(1, 3) for q in practice.questions}
+        after = {key: min(5, level + rng.choice((0, 1, 1, 2))) for key, level in before.items()}
+        for days, answers in ((120, before), (7, after)):
+            moment = base - timedelta(days=days)
+            with clock.at(moment):
+                improvement.record_assessment(assessor, practice.key, answers, now=moment)
 
 
 def _create_service_levels() -> None:

@@ -88,7 +88,7 @@ def get_suggestions(request: HttpRequest, query: Query[ReportQuery]) -> list[dic
 
 
 @router.get("/tickets", response=dict[str, Any], summary="The tickets behind a figure (drill-down)")
-def get_tickets(request: HttpRequest, query: Query[ReportQuery], figure: str = "ticket_volume",
+def get_tickets(request: HttpRequest, query: Query[ReportQuery], figure: str = "ticket_volume", title: str = "",
                 limit: int = 100, offset: int = 0) -> dict[str, Any]:
     """`figure` is one of the drill-down sets (ticket_volume, backlog, mttr, reopen_rate, sla_breaches, csat...)."""
     scope, period = _scope_and_period(request, query)
@@ -96,7 +96,7 @@ def get_tickets(request: HttpRequest, query: Query[ReportQuery], figure: str = "
         raise InvalidInput({"limit": "must be between 1 and 1000"})
     if offset < 0:
         raise InvalidInput({"offset": "cannot be negative"})
-    chosen, qs = tickets_behind(figure, scope, period)
+    chosen, qs = tickets_behind(figure, scope, period, title)
     rows = qs.values_list("number", "title", "desk__slug", "state", "priority", "opened_at", "resolved_at")
     return {"figure": figure, "label": chosen.label, "count": qs.count(), "tickets": [
         {"number": n, "title": t, "desk": d, "state": s, "priority": p, "opened_at": o, "resolved_at": r}

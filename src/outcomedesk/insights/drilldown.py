@@ -73,10 +73,13 @@ SETS: dict[str, TicketSet] = {
 }
 
 
-def tickets_behind(figure: str, scope: Scope, period: Period) -> tuple[TicketSet, QuerySet[Ticket]]:
-    """The set named `figure` and its tickets, latest first; an unknown name is an error naming `figure`."""
+def tickets_behind(figure: str, scope: Scope, period: Period, title: str = "") -> tuple[TicketSet, QuerySet[Ticket]]:
+    """The set named `figure` and its tickets, latest first; an unknown name is an error naming `figure`.
+    `title` keeps the tickets of that title (letter case aside), as repeated incidents are grouped."""
     if figure not in SETS:
         raise InvalidInput({"figure": f"must be one of {', '.join(SETS)}"})
     found = SETS[figure]
     qs = found.tickets(scope, period).select_related("desk", "service", "category", "group", "assignee")
+    if title.strip():
+        qs = qs.filter(title__iexact=title.strip())
     return found, qs.order_by(f"-{found.order}", "-pk")

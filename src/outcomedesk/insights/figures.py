@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Least
 
 from outcomedesk.core import clock
 from outcomedesk.core.models import AuditEvent
@@ -34,8 +34,18 @@ SLA_METRICS = {Metric.RESPONSE: "response", Metric.RESOLUTION: "resolution", Met
 OTHER_METRICS = {Metric.GROUP_HOLD: "ola", Metric.VENDOR_PENDING: "underpinning"}
 
 
-def _grouped(qs: QuerySet[Any], field: str | None, aggregates: dict[str, Any]) -> Rows:
-    """{TOTAL: values} or {TOTAL: ..., key: values per group}: one query for the total, one for the groups."""
+def _grouped(qs: QuerySet[Any], field: str | None, aggregates: dict[str, Any], *, counts: bool = False) -> Rows:
+    """{TOTAL: values} or {TOTAL: ..., key: values per group}: one query for the total, one for the groups.
+    With `counts` (every aggregate a count, so each row adds to exactly one group) the total is the sum of the
+    groups: one query."""
+    if field and counts:
+        total = dict.fromkeys(aggregates, 0)
+        groups: Rows = {}
+        for row in qs.order_by().values(field).annotate(**aggregates):
+            groups[row.pop(field)] = row
+            for name in aggregates:
+                total[name] += row[name]
+        return {TOTAL: total, **groups}
     rows: Rows = {TOTAL: qs.aggregate(**aggregates)}
     if field:
         for row in qs.order_by().values(field).annotate(**aggregates):
@@ -67,10 +77,17 @@ def resolved_in(scope: Scope, period: Period) -> QuerySet[Ticket]:
     return scope.tickets().filter(_in(period, "resolved_at"))
 
 
+def done_at() -> Coalesce:
+    """When a ticket stopped being open: the earlier of resolved_at and closed_at (a cancellation closes it),
+    None while neither is set. The expression of the index `ticket_desk_done` (tickets migration 0006)."""
+    return Coalesce(Least("resolved_at", "closed_at"), "resolved_at", "closed_at")
+
+
 def open_at_end(scope: Scope, period: Period) -> QuerySet[Ticket]:
-    """`backlog`: opened before the period's end, and neither resolved nor closed (or cancelled) before it."""
-    return scope.tickets().filter(opened_at__lt=period.end).exclude(resolved_at__lt=period.end).exclude(
-        closed_at__lt=period.end
+    """`backlog`: opened before the period's end, and neither resolved nor closed (or cancelled) before it,
+    i.e. not done before it: written on `done_at` so that it is two ranges of an index, not every older ticket."""
+    return scope.tickets().alias(done=done_at()).filter(
+        Q(done__isnull=True) | Q(done__gte=period.end), opened_at__lt=period.end
     )
 
 
@@ -117,7 +134,7 @@ def _resolved(scope: Scope, period: Period, by: str | None) -> Rows:
 
 
 def _backlog(scope: Scope, period: Period, by: str | None) -> Rows:
-    return _grouped(open_at_end(scope, period), by, {"backlog": Count("pk")})
+    return _grouped(open_at_end(scope, period), by, {"backlog": Count("pk")}, counts=True)
 
 
 def _business(scope: Scope, period: Period, by: str | None) -> Rows:
@@ -172,18 +189,18 @@ def _targets(scope: Scope, period: Period, by: str | None) -> Rows:
             "pk", filter=Q(metric=metric) & ((done & Q(state=TargetState.BREACHED)) | (late & ~Q(state="cancelled")))
         )
     qs = TicketTarget.objects.filter(scope.q("ticket__")).filter(done | late)
-    rows = _grouped(qs, f"ticket__{by}" if by else None, aggregates)
+    rows = _grouped(qs, f"ticket__{by}" if by else None, aggregates, counts=True)
     imported = imported_completed_in(scope, period)
     for key, values in _grouped(imported, by, {
         "imported_met": Count("pk", filter=Q(imported_sla_met=True)),
         "imported_breached": Count("pk", filter=Q(imported_sla_met=False)),
-    }).items():
+    }, counts=True).items():
         rows.setdefault(key, {}).update(values)
     return rows
 
 
 def _escalations(scope: Scope, period: Period, by: str | None) -> Rows:
-    return _grouped(escalated_in(scope, period), by, {"escalated": Count("pk")})
+    return _grouped(escalated_in(scope, period), by, {"escalated": Count("pk")}, counts=True)
 
 
 # --- experience ------------------------------------------------------------------------------------------
@@ -199,7 +216,7 @@ def _experience(scope: Scope, period: Period, by: str | None) -> Rows:
     sent = Survey.objects.filter(scope.q("ticket__"), _in(period, "sent_at"))
     for group, values in _grouped(sent, key, {
         "sent": Count("pk"), "sent_answered": Count("pk", filter=Q(responded_at__isnull=False)),
-    }).items():
+    }, counts=True).items():
         rows.setdefault(group, {}).update(values)
     return rows
 

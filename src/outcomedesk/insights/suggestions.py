@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Avg, Count, F, Q
+from django.db.models import Avg, Count, F, Min, Q
+from django.db.models.functions import Lower, Trim
 
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core.models import AuditEvent
@@ -29,7 +30,7 @@ from outcomedesk.tickets.models import Category, PendingReason, TicketType
 
 RISE_SHARE = 0.5  # volume up 50 % or more ...
 RISE_LEAST = 10  # ... and at least this many tickets in the period
-REPEATED_LEAST = 5  # incidents of one service and category
+REPEATED_LEAST = 3  # incidents of one service with the same title
 KNOWLEDGE_LEAST = 10  # resolved tickets of one category
 KNOWLEDGE_FCR_BELOW = 0.5  # first-contact resolution below this share
 AUTOMATION_LEAST = 10  # requests of one category
@@ -74,22 +75,25 @@ def rising_volume(scope: Scope, period: Period) -> list[Suggestion]:
 
 
 def repeated_incidents(scope: Scope, period: Period) -> list[Suggestion]:
-    incidents = figures.opened_in(scope, period).filter(type=TicketType.INCIDENT, category__isnull=False)
+    """Incidents of one service with the same title (letter case and spaces aside), none handed to problem
+    management. Pattern detection (AI assist) will group incidents that say the same in other words."""
+    incidents = figures.opened_in(scope, period).filter(type=TicketType.INCIDENT).annotate(
+        symptom=Lower(Trim("title")))
     to_problem = AuditEvent.objects.filter(object_type="ticket", field="pending_reason",
                                            new_value=PendingReason.PROBLEM).values("object_id")
-    rows = incidents.order_by().values("service_id", "category_id").annotate(
-        n=Count("pk"),
+    rows = incidents.order_by().values("service_id", "symptom").annotate(
+        n=Count("pk"), title=Min("title"),
         handed=Count("pk", filter=Q(pending_reason=PendingReason.PROBLEM) | Q(pk__in=to_problem)),
     ).filter(n__gte=REPEATED_LEAST, handed=0)
-    categories, services = _names({r["category_id"] for r in rows}, {r["service_id"] for r in rows})
+    _, services = _names(set(), {r["service_id"] for r in rows})
     return [
         Suggestion(
             "repeated_incidents",
-            f"Repeated incidents without a problem: "
-            f"{' / '.join(x for x in (services.get(r['service_id']), categories.get(r['category_id'])) if x)}",
-            f"{r['n']} incidents in the period, none handed to problem management",
+            f"Repeated incidents without a problem: \u201c{r['title']}\u201d"
+            + (f" on {services[r['service_id']]}" if r["service_id"] in services else ""),
+            f"{r['n']} incidents with this title in the period, none handed to problem management",
             {"incidents": r["n"]},
-            {"figure": "ticket_volume", "service": r["service_id"], "category": r["category_id"], "type": "incident"},
+            {"figure": "ticket_volume", "service": r["service_id"], "type": "incident", "title": r["title"]},
         )
         for r in sorted(rows, key=lambda r: -r["n"])
     ]
@@ -137,6 +141,12 @@ def automatable_requests(scope: Scope, period: Period) -> list[Suggestion]:
     ]
 
 
+PER_KIND = 5  # the strongest of each kind; the API and the page say how many more there are
+
+
 def suggest(scope: Scope, period: Period) -> list[Suggestion]:
-    return [*rising_volume(scope, period), *repeated_incidents(scope, period), *knowledge_gaps(scope, period),
-            *automatable_requests(scope, period)]
+    """The strongest `PER_KIND` suggestions of each kind, strongest first."""
+    found: list[Suggestion] = []
+    for kind in (rising_volume, repeated_incidents, knowledge_gaps, automatable_requests):
+        found.extend(kind(scope, period)[:PER_KIND])
+    return found

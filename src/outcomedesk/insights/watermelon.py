@@ -72,11 +72,17 @@ def same_category(scope: Scope, period: Period, least: int) -> list[tuple[int, C
     if not groups:
         return []
     names = dict(Category.objects.filter(pk__in={c for _, c in groups}).values_list("pk", "name"))
+    # The incidents of every such group in one query (in the tickets' default order, as a query per group
+    # would list them), not one query per service and category.
+    ids: dict[tuple[int, int], list[int]] = {group: [] for group in groups}
+    for service_id, category_id, pk in _incidents(scope, period).filter(category__isnull=False).values_list(
+            "service_id", "category_id", "pk"):
+        if (service_id, category_id) in ids:
+            ids[(service_id, category_id)].append(pk)
     found = []
     for service_id, category_id in groups:
-        ids = tuple(_incidents(scope.narrowed(service=service_id, category=category_id), period)
-                    .values_list("pk", flat=True))
-        found.append((service_id, Cause("category", f"category {names.get(category_id, category_id)}", ids,
+        found.append((service_id, Cause("category", f"category {names.get(category_id, category_id)}",
+                                        tuple(ids[(service_id, category_id)]),
                                         {"service": service_id, "category": category_id, "type": "incident"})))
     return found
 

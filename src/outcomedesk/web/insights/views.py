@@ -161,15 +161,16 @@ def tickets(request: HttpRequest) -> HttpResponse:
     """The tickets behind a figure (`figure=` one of drilldown.SETS), in the period and scope."""
     ask = parse(request)
     figure = (request.GET.get("figure") or "ticket_volume").strip()
+    title = (request.GET.get("title") or "").strip()
     try:
-        chosen, qs = tickets_behind(figure, ask.scope, ask.period)
+        chosen, qs = tickets_behind(figure, ask.scope, ask.period, title)
     except InvalidInput as exc:
         ask.errors.update(exc.errors)
         chosen, qs = tickets_behind("ticket_volume", ask.scope, ask.period)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     context = _base(request, ask, "tickets") | {
         "figure": figure, "set": chosen, "page_obj": page, "sets": SETS,
-        "page_query": ask.query(figure=figure),
+        "page_query": ask.query(figure=figure, title=title or None), "title": title,
     }
     return render(request, "web/insights/tickets.html", context, status=_status(ask))
 
