@@ -204,3 +204,14 @@ def test_every_practice_has_two_maturity_assessments(seeded: DemoSummary) -> Non
     summaries = practice_summaries(None)
     assert all(s.latest is not None and s.previous is not None for s in summaries)
     assert all(s.change is not None and s.change >= 0 for s in summaries)
+
+
+def test_the_improvement_register_has_initiatives_with_a_measured_benefit(seeded: DemoSummary) -> None:
+    from outcomedesk.improvement.models import Initiative
+    from outcomedesk.improvement.queries import benefit
+
+    rows = list(Initiative.objects.order_by("title"))
+    assert [r.status for r in rows] == ["in_progress", "in_progress"]
+    for row in rows:
+        assert row.baseline_value is not None
+        assert benefit(row).current is not None

@@ -27,8 +27,10 @@ from outcomedesk.core.models import Channel
 from outcomedesk.demo import catalog
 from outcomedesk.demo.plan import PlannedStep, PlannedTicket, plan_demo
 from outcomedesk.experience import services as experience_services
+from outcomedesk.improvement import queries as improvement_queries
 from outcomedesk.improvement import services as improvement
 from outcomedesk.improvement.questionnaire import PRACTICES
+from outcomedesk.improvement.tracked import TRACKED_FIGURES
 from outcomedesk.sla import services as sla_services
 from outcomedesk.tickets import impact as impact_services
 from outcomedesk.tickets import notifications
@@ -78,6 +80,7 @@ def seed_demo(
         with sla_services.deferred(now=base):
             _replay(plan, org, base, progress)
         _assess_maturity(seed, base)
+        _register_initiatives(base)
     return DemoSummary(
         desks=len(catalog.DESKS),
         services=len(catalog.SERVICES),
@@ -101,6 +104,36 @@ def _assess_maturity(seed: int, base: datetime) -> None:
             moment = base - timedelta(days=days)
             with clock.at(moment):
                 improvement.record_assessment(assessor, practice.key, answers, now=moment)
+
+
+INITIATIVES = (
+    # title, desk, service slug, tracked figure, how the target improves on the measured baseline
+    ("Laptop set-up checklist for the Service Desk", "it", None, "mttr_median_hours", lambda b: b * 0.8),
+    ("Fix the receipt check of the expenses app", "finance", "expenses", "csat", lambda b: min(5.0, b + 0.8)),
+)
+
+
+def _register_initiatives(base: datetime) -> None:
+    """Two initiatives of the improvement register, started six weeks ago, their baseline the two months
+    before: the benefit the register shows is measured from the demo's own tickets."""
+    manager = User.objects.get(username="manager")
+    first, last = (base - timedelta(days=165)).date(), (base - timedelta(days=43)).date()
+    for title, desk_slug, service_slug, figure, better in INITIATIVES:
+        desk = Desk.objects.get(slug=desk_slug)
+        service = BusinessService.objects.get(slug=service_slug) if service_slug else None
+        tracked = TRACKED_FIGURES[figure]
+        scope = improvement_queries.scope_for(desk.pk, service.pk if service else None)
+        baseline = improvement_queries.measure(tracked, scope, improvement_queries.days_period(first, last), base)
+        if baseline is None:
+            continue
+        with clock.at(base - timedelta(days=42)):
+            row = improvement.create_initiative(manager, {
+                "title": title, "desk": desk, "service": service, "figure": figure,
+                "baseline_from": first.isoformat(), "baseline_to": last.isoformat(),
+                "target_value": round(better(baseline), 2),
+            })
+            improvement.change_initiative_status(manager, row, "approved")
+            improvement.change_initiative_status(manager, row, "in_progress")
 
 
 def _create_service_levels() -> None:

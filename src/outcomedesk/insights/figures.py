@@ -11,7 +11,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, Q, QuerySet, Sum
+from django.db import connections
+from django.db.models import Avg, Count, ExpressionWrapper, F, FloatField, Func, IntegerField, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, Least
 
 from outcomedesk.core import clock
@@ -37,7 +38,7 @@ OTHER_METRICS = {Metric.GROUP_HOLD: "ola", Metric.VENDOR_PENDING: "underpinning"
 def _grouped(qs: QuerySet[Any], field: str | None, aggregates: dict[str, Any], *, counts: bool = False) -> Rows:
     """{TOTAL: values} or {TOTAL: ..., key: values per group}: one query for the total, one for the groups.
     With `counts` (every aggregate a count, so each row adds to exactly one group) the total is the sum of the
-    groups: one query."""
+    groups, and on PostgreSQL the total comes from the grouped query itself: one query either way."""
     if field and counts:
         total = dict.fromkeys(aggregates, 0)
         groups: Rows = {}
@@ -46,10 +47,52 @@ def _grouped(qs: QuerySet[Any], field: str | None, aggregates: dict[str, Any], *
             for name in aggregates:
                 total[name] += row[name]
         return {TOTAL: total, **groups}
+    if field and connections[qs.db].vendor == "postgresql":
+        return _grouping_sets(qs, field, aggregates)
     rows: Rows = {TOTAL: qs.aggregate(**aggregates)}
     if field:
         for row in qs.order_by().values(field).annotate(**aggregates):
             rows[row.pop(field)] = row
+    return rows
+
+
+class _Grouping(Func):
+    """GROUPING(column): 1 on the row of the whole set of a GROUPING SETS query, 0 on the rows of the groups."""
+
+    function = "GROUPING"
+    output_field = IntegerField()
+    contains_aggregate = True  # computed per group, never itself a GROUP BY column
+
+
+_WHOLE = "_whole_set"
+
+
+def _grouping_sets(qs: QuerySet[Any], field: str, aggregates: dict[str, Any]) -> Rows:
+    """What `_grouped` returns, in one pass over the rows (PostgreSQL): the grouped query with GROUP BY
+    GROUPING SETS ((field), ()), whose extra row (GROUPING(field) = 1) aggregates every row, as the total."""
+    grouped = qs.order_by().values(field).annotate(**aggregates, **{_WHOLE: _Grouping(field)})
+    query = grouped.query
+    compiler = query.get_compiler(using=grouped.db)
+    group_by = compiler.get_group_by
+
+    def grouping_sets(select: Any, order_by: Any) -> list[tuple[str, tuple[Any, ...]]]:
+        columns = []
+        for sql, params in group_by(select, order_by):
+            if sql.isdigit():  # a position in the select list: not allowed inside GROUPING SETS
+                sql, params = select[int(sql) - 1][1]
+            columns.append((sql, tuple(params)))
+        listed = ", ".join(sql for sql, _ in columns)
+        return [(f"GROUPING SETS (({listed}), ())", tuple(p for _, params in columns for p in params))]
+
+    setattr(compiler, "get_group_by", grouping_sets)  # noqa: B010  (this compiler only)
+    names = list(query.selected) if query.selected else [*query.extra_select, *query.values_select,
+                                                         *query.annotation_select]
+    rows: Rows = {}
+    for values in compiler.results_iter():
+        row = dict(zip(names, values, strict=True))
+        whole = row.pop(_WHOLE)
+        key = row.pop(field)
+        rows[TOTAL if whole else key] = row
     return rows
 
 
