@@ -605,7 +605,7 @@ def ensure_data(args: argparse.Namespace, results: dict[str, Any]) -> datetime:
 
 # --- measurement --------------------------------------------------------------------------------------------
 
-PARTS = ("figures current", "figures previous", "priorities", "resolution hours", "trend", "watermelon",
+PARTS = ("figures current", "figures previous", "priorities", "resolution bands", "trend", "watermelon",
          "suggestions")
 
 
@@ -638,9 +638,10 @@ def part_timer(times: dict[str, float], queries: dict[str, int], captured: Any) 
 
     wrap(figures, "compute", compute_label)
     wrap(dashboard, "_priorities", lambda: "priorities")
-    wrap(dashboard, "resolution_hours", lambda: "resolution hours")
+    wrap(dashboard, "resolution_bands", lambda: "resolution bands")
     wrap(trends, "trend", lambda: "trend")
     wrap(watermelon, "detect", lambda: "watermelon")
+    wrap(watermelon, "find_causes", lambda: "watermelon")
     wrap(suggestions, "suggest", lambda: "suggestions")
     try:
         yield
@@ -706,6 +707,26 @@ def measure_case(name: str, scope: Any, period: Any, now: datetime, runs: int, e
     return result
 
 
+def measure_lanes(name: str, scope: Any, period: Any, now: datetime, runs: int) -> dict[str, Any]:
+    """The dashboard as deployed on PostgreSQL: its two lanes at once (insights/parallel.py), outside any
+    transaction; wall time only (the other lane's queries run on their own connection)."""
+    from django.db import connection
+
+    from outcomedesk.insights import dashboard
+
+    assert connection.vendor == "postgresql" and not connection.in_atomic_block
+    totals: list[float] = []
+    for n in range(runs + 1):
+        started = time.perf_counter()
+        dashboard.service_manager(scope, period, now)
+        elapsed = (time.perf_counter() - started) * 1000
+        print(f"  {name}, two lanes: {'warm-up' if n == 0 else f'run {n}'} {elapsed:7.0f} ms", flush=True)
+        if n:
+            totals.append(elapsed)
+    return {"runs_ms": [round(t, 1) for t in totals], "median_ms": round(run.median(totals), 1),
+            "p99_ms": round(run.percentile(totals, 99), 1)}
+
+
 def cases(now: datetime) -> list[tuple[str, Any, Any]]:
     from outcomedesk.accounts.models import User
     from outcomedesk.accounts.queries import access_for
@@ -723,10 +744,12 @@ def cases(now: datetime) -> list[tuple[str, Any, Any]]:
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = ["| case | median ms | p99 ms | queries | " + " | ".join(PARTS) + " |",
-             "|---|---:|---:|---:|" + "---:|" * len(PARTS)]
+    lines = ["| case | two lanes: median ms | p99 ms | one lane: median ms | p99 ms | queries | "
+             + " | ".join(PARTS) + " |", "|---|---:|---:|---:|---:|---:|" + "---:|" * len(PARTS)]
     for name, r in results["cases"].items():
-        lines.append(f"| {name} | {r['median_ms']:.0f} | {r['p99_ms']:.0f} | {r['queries']} | "
+        lanes = r.get("two_lanes", {})
+        lines.append(f"| {name} | {lanes.get('median_ms', 0):.0f} | {lanes.get('p99_ms', 0):.0f} | "
+                     f"{r['median_ms']:.0f} | {r['p99_ms']:.0f} | {r['queries']} | "
                      + " | ".join(f"{r['parts_median_ms'][p]:.0f} ({r['parts_queries'].get(p, 0)})" for p in PARTS)
                      + " |")
     return "\n".join(lines)
@@ -767,7 +790,12 @@ def main(argv: list[str] | None = None) -> None:
             continue
         print(f"{name}: {period.label()}, scope {scope.as_json()} of desks {sorted(scope.desk_ids or [])}",
               flush=True)
-        results["cases"][name] = measure_case(name, scope, period, now, args.runs, args.explain)
+        from django.test.utils import override_settings
+
+        with override_settings(OUTCOMEDESK_INSIGHTS_PARALLEL=False):  # one lane: the parts can be told apart
+            results["cases"][name] = measure_case(name, scope, period, now, args.runs, args.explain)
+        with override_settings(OUTCOMEDESK_INSIGHTS_PARALLEL=True):
+            results["cases"][name]["two_lanes"] = measure_lanes(name, scope, period, now, args.runs)
     results["finished_at"] = datetime.now(UTC).isoformat()
     results["load_avg_after"] = os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -364,3 +364,36 @@ def test_delivery_figures_are_none_until_a_source_gives_them(world: World, histo
     assert total["change_failure_rate"] == pytest.approx(1 / 9)
     assert total["change_lead_time"]["median_hours"] == 36.0
     assert total["failed_change_recovery_time"]["median_hours"] == 1.5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboard_reads_the_same_in_two_lanes_as_in_one(world: World, history: History, settings: Any) -> None:
+    """On PostgreSQL outside a transaction the second lane runs on its own connection (insights/parallel.py);
+    the figures must not depend on it. On SQLite both runs take one lane."""
+    from django.db import connection
+
+    from outcomedesk.insights import dashboard
+
+    assert not connection.in_atomic_block
+    settings.OUTCOMEDESK_INSIGHTS_PARALLEL = True
+    with clock.at(NOW):
+        two = dashboard.service_manager(it_scope(world), october())
+    settings.OUTCOMEDESK_INSIGHTS_PARALLEL = False
+    with clock.at(NOW):
+        one = dashboard.service_manager(it_scope(world), october())
+    assert (two.figures, two.previous, two.resolution_bands, two.priorities) == (
+        one.figures, one.previous, one.resolution_bands, one.priorities)
+    assert [f.service.pk for f in two.watermelons] == [f.service.pk for f in one.watermelons] == [history.mail.pk]
+    assert [s.title for s in two.suggestions] == [s.title for s in one.suggestions]
+    assert two.trend.opened == one.trend.opened and two.trend.backlog == one.trend.backlog
+
+
+def test_an_error_in_the_second_lane_reaches_the_caller() -> None:
+    from outcomedesk.insights.parallel import two_lanes
+
+    def broken() -> None:
+        raise ValueError("lane two failed")
+
+    with pytest.raises(ValueError, match="lane two failed"):
+        two_lanes({"one": lambda: 1}, {"two": broken})
+    assert two_lanes({"one": lambda: 1}, {"two": lambda: 2}) == {"one": 1, "two": 2}

@@ -210,3 +210,5 @@ OUTCOMEDESK_CURRENCY = env_str("OUTCOMEDESK_CURRENCY", "EUR")
 OUTCOMEDESK_WATERMELON_CAUSES = env_list("OUTCOMEDESK_WATERMELON_CAUSES", [])
 # Where the change delivery figures come from (insights/delivery.py); none until change enablement.
 OUTCOMEDESK_DELIVERY_SOURCE = env_str("OUTCOMEDESK_DELIVERY_SOURCE", "outcomedesk.insights.delivery.NoChanges")
+# Dashboards read the figures of two periods at once on PostgreSQL (insights/parallel.py).
+OUTCOMEDESK_INSIGHTS_PARALLEL = env_bool("OUTCOMEDESK_INSIGHTS_PARALLEL", True)

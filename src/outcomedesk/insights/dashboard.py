@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core import clock
 from outcomedesk.insights import figures, suggestions, trends, watermelon
 from outcomedesk.insights.aggregates import Seconds
+from outcomedesk.insights.parallel import two_lanes
 from outcomedesk.insights.periods import Period, midnight, zone
 from outcomedesk.insights.report import labels
 from outcomedesk.insights.scope import Scope
@@ -99,7 +100,7 @@ class ServiceManagerView:
     headlines: list[Headline]
     services: list[Group]
     priorities: list[tuple[int, str, int, int]]  # priority, label, opened, open at the end
-    resolution_hours: list[float]
+    resolution_bands: list[tuple[str, int]]
     trend: trends.Trend
     watermelons: list[watermelon.Flag]
     suggestions: list[suggestions.Suggestion] = field(default_factory=list)
@@ -111,28 +112,55 @@ def _priorities(scope: Scope, period: Period) -> list[tuple[int, str, int, int]]
     return [(p.value, p.label, opened.get(p.value, 0), backlog.get(p.value, 0)) for p in Priority]
 
 
-def resolution_hours(scope: Scope, period: Period) -> list[float]:
-    """Hours to resolve of each ticket resolved in the period, for the distribution chart."""
-    seconds = figures.resolved_in(scope, period).annotate(s=Seconds(F("resolved_at"), F("opened_at")))
-    return [s / figures.HOUR for s in seconds.values_list("s", flat=True) if s is not None]
+# Bands of time to resolve that people think in; a long tail of slow tickets stays readable.
+RESOLUTION_BANDS: tuple[tuple[float, str], ...] = (
+    (1, "under 1 h"), (4, "1-4 h"), (8, "4-8 h"), (24, "8-24 h"), (72, "1-3 days"), (168, "3-7 days"),
+    (720, "1-4 weeks"), (float("inf"), "over 4 weeks"),
+)
+
+
+def resolution_bands(scope: Scope, period: Period) -> list[tuple[str, int]]:
+    """How many tickets resolved in the period took how long, by RESOLUTION_BANDS: one query."""
+    seconds = Seconds(F("resolved_at"), F("opened_at"))
+    counts: dict[str, Any] = {}
+    low = 0.0
+    for index, (upper, _) in enumerate(RESOLUTION_BANDS):
+        # Rounded to the millisecond, so that a ticket resolved in exactly an hour is in "1-4 h" on SQLite too.
+        band = Q(s__gte=low * figures.HOUR - 0.001)
+        if upper != float("inf"):
+            band &= Q(s__lt=upper * figures.HOUR - 0.001)
+        counts[f"b{index}"] = Count("pk", filter=band)
+        low = upper
+    found = figures.resolved_in(scope, period).annotate(s=seconds).aggregate(**counts)
+    return [(label, found[f"b{i}"] or 0) for i, (_, label) in enumerate(RESOLUTION_BANDS)]
 
 
 def service_manager(scope: Scope, period: Period, now: datetime | None = None) -> ServiceManagerView:
     """Every figure of the service manager's dashboard."""
     now = now or clock.now()
     before = period.previous()
-    current = figures.compute(scope, period, "service", now)
-    previous = figures.compute(scope, before, "service", now)
+    parts = two_lanes({
+        "current": lambda: figures.compute(scope, period, "service", now),
+        "trend": lambda: trends.trend(scope, period),
+        "priorities": lambda: _priorities(scope, period),
+    }, {
+        "previous": lambda: figures.compute(scope, before, "service", now),
+        "suggestions": lambda: suggestions.suggest(scope, period),
+        "resolution_bands": lambda: resolution_bands(scope, period),
+        "causes": lambda: watermelon.find_causes(scope, period),
+    })
+    current, previous = parts["current"], parts["previous"]
     return ServiceManagerView(
         period=period, previous_period=before,
         figures=current[figures.TOTAL], previous=previous[figures.TOTAL],
         headlines=headlines(current[figures.TOTAL], previous[figures.TOTAL]),
         services=_groups("service", current, previous),
-        priorities=_priorities(scope, period),
-        resolution_hours=resolution_hours(scope, period),
-        trend=trends.trend(scope, period),
-        watermelons=watermelon.detect(scope, period, current=current, previous=previous, now=now),
-        suggestions=suggestions.suggest(scope, period),
+        priorities=parts["priorities"],
+        resolution_bands=parts["resolution_bands"],
+        trend=parts["trend"],
+        watermelons=watermelon.detect(scope, period, current=current, previous=previous, causes=parts["causes"],
+                                      now=now),
+        suggestions=parts["suggestions"],
     )
 
 

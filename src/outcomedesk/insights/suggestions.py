@@ -79,7 +79,8 @@ def repeated_incidents(scope: Scope, period: Period) -> list[Suggestion]:
     management. Pattern detection (AI assist) will group incidents that say the same in other words."""
     incidents = figures.opened_in(scope, period).filter(type=TicketType.INCIDENT).annotate(
         symptom=Lower(Trim("title")))
-    to_problem = AuditEvent.objects.filter(object_type="ticket", field="pending_reason",
+    # An incident of the period was handed over after it was opened: its audit events are in or after the period.
+    to_problem = AuditEvent.objects.filter(object_type="ticket", field="pending_reason", at__gte=period.start,
                                            new_value=PendingReason.PROBLEM).values("object_id")
     rows = incidents.order_by().values("service_id", "symptom").annotate(
         n=Count("pk"), title=Min("title"),

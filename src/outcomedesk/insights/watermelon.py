@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Min
 from django.utils.module_loading import import_string
 
 from outcomedesk.cmdb.models import BusinessService
@@ -107,21 +107,31 @@ def _cause_finders() -> list[CauseFinder]:
     return [*CAUSES, *(import_string(path) for path in extra)]
 
 
-def detect(scope: Scope, period: Period, *, current: dict[Any, dict[str, Any]] | None = None,
-           previous: dict[Any, dict[str, Any]] | None = None, now: datetime | None = None) -> list[Flag]:
-    """The watermelon services of the scope in the period, most reasons first. `current` and `previous` are
-    the figures by service of the period and of the one before (computed here when not given)."""
-    if current is None:
-        current = figures.compute(scope, period, "service", now)
-    if previous is None:
-        previous = figures.compute(scope, period.previous(), "service", now)
-    service_ids = [k for k in current if k not in (figures.TOTAL, None)]
-    services = {s.pk: s for s in BusinessService.objects.filter(pk__in=service_ids)}
-    least = min((s.watermelon_cluster_size for s in services.values()), default=3)
+def find_causes(scope: Scope, period: Period) -> dict[int, list[Cause]]:
+    """Incidents of the period grouped by probable cause, per service (groups as large as the smallest
+    cluster size of any service, or larger)."""
+    least = BusinessService.objects.aggregate(least=Min("watermelon_cluster_size"))["least"] or 3
     causes: dict[int, list[Cause]] = {}
     for finder in _cause_finders():
         for service_id, cause in finder(scope, period, least):
             causes.setdefault(service_id, []).append(cause)
+    return causes
+
+
+def detect(scope: Scope, period: Period, *, current: dict[Any, dict[str, Any]] | None = None,
+           previous: dict[Any, dict[str, Any]] | None = None, causes: dict[int, list[Cause]] | None = None,
+           now: datetime | None = None) -> list[Flag]:
+    """The watermelon services of the scope in the period, most reasons first. `current` and `previous` are
+    the figures by service of the period and of the one before, `causes` those of `find_causes` (each
+    computed here when not given)."""
+    if current is None:
+        current = figures.compute(scope, period, "service", now)
+    if previous is None:
+        previous = figures.compute(scope, period.previous(), "service", now)
+    if causes is None:
+        causes = find_causes(scope, period)
+    service_ids = [k for k in current if k not in (figures.TOTAL, None)]
+    services = {s.pk: s for s in BusinessService.objects.filter(pk__in=service_ids)}
     flags = []
     for service_id, service in services.items():
         now_figures = current[service_id]

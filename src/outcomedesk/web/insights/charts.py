@@ -74,17 +74,10 @@ def priority_bars(ask: Ask, priorities: list[tuple[int, str, int, int]]) -> Char
                  "open at the end of the period")
 
 
-RESOLUTION_BANDS = ((1, "under 1 h"), (4, "1-4 h"), (8, "4-8 h"), (24, "8-24 h"), (72, "1-3 days"),
-                    (168, "3-7 days"), (720, "1-4 weeks"), (float("inf"), "over 4 weeks"))
-
-
-def resolution_histogram(hours: list[float]) -> Chart:
-    """How long resolution took, in bands people think in (the tail of a few slow tickets stays readable)."""
-    counts = [0] * len(RESOLUTION_BANDS)
-    for value in hours:
-        counts[next(i for i, (upper, _) in enumerate(RESOLUTION_BANDS) if round(value, 6) < upper)] += 1
-    bars = [Bar(label, count) for (_, label), count in zip(RESOLUTION_BANDS, counts, strict=True)]
-    svg = bar_chart(bars if hours else [], title="Tickets resolved by time to resolve")
+def resolution_histogram(bands: list[tuple[str, int]]) -> Chart:
+    """How long resolution took, in the bands of insights.dashboard.RESOLUTION_BANDS."""
+    svg = bar_chart([Bar(label, count) for label, count in bands] if any(n for _, n in bands) else [],
+                    title="Tickets resolved by time to resolve")
     return Chart("Time to resolve", svg, "tickets resolved in the period, by hours from opened to resolved")
 
 

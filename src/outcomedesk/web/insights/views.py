@@ -67,7 +67,7 @@ def manager(request: HttpRequest) -> HttpResponse:
         "charts": charts.trend_charts(ask, view.trend) | {
             "services": charts.service_bars(ask, view.services),
             "priorities": charts.priority_bars(ask, view.priorities),
-            "distribution": charts.resolution_histogram(view.resolution_hours),
+            "distribution": charts.resolution_histogram(view.resolution_bands),
         },
         "watermelons": _flags(ask, view.watermelons),
         "suggestions": [(s, ask.drill(**s.drilldown)) for s in view.suggestions],
@@ -215,7 +215,7 @@ def monthly(request: HttpRequest) -> HttpResponse:
         "headlines": [(h, ask.drill(h.drilldown)) for h in view.headlines],
         "charts": charts.trend_charts(ask, view.trend) | {
             "services": charts.service_bars(ask, view.services),
-            "distribution": charts.resolution_histogram(view.resolution_hours),
+            "distribution": charts.resolution_histogram(view.resolution_bands),
         },
         "watermelons": _flags(ask, view.watermelons),
         "suggestions": [(s, ask.drill(**s.drilldown)) for s in view.suggestions],

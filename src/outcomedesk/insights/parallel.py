@@ -1,0 +1,58 @@
+"""Two lanes of read-only queries at once on PostgreSQL: a dashboard's figures of two periods need not wait
+for each other. PostgreSQL runs each connection's query on its own core; the lanes' Python waits on the
+database, not on the interpreter.
+
+The second lane runs in a thread on its own connection (closed when it is done), so it only sees committed
+data: inside a transaction (a test's, or a request's) or on SQLite the lanes run one after the other on the
+caller's connection. OUTCOMEDESK_INSIGHTS_PARALLEL=false turns it off.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, connections
+
+Task = Callable[[], Any]
+
+
+def _may_split() -> bool:
+    return (
+        bool(getattr(settings, "OUTCOMEDESK_INSIGHTS_PARALLEL", True))
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+    )
+
+
+def two_lanes(here: dict[str, Task], there: dict[str, Task]) -> dict[str, Any]:
+    """Run the tasks of `here` in this thread and those of `there` in another, each lane in order; the results
+    by name. An exception in either lane is raised here."""
+    if not _may_split():
+        return {name: task() for name, task in {**here, **there}.items()}
+    results: dict[str, Any] = {}
+    failure: list[BaseException] = []
+    context = contextvars.copy_context()  # the clock of `core.clock.at` and other context travels along
+
+    def lane() -> None:
+        try:
+            for name, task in there.items():
+                results[name] = context.copy().run(task)
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    worker = threading.Thread(target=lane, name="insights-lane", daemon=True)
+    worker.start()
+    try:
+        for name, task in here.items():
+            results[name] = task()
+    finally:
+        worker.join()
+    if failure:
+        raise failure[0]
+    return results
