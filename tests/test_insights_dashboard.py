@@ -389,11 +389,11 @@ def test_the_dashboard_reads_the_same_in_two_lanes_as_in_one(world: World, histo
 
 
 def test_an_error_in_the_second_lane_reaches_the_caller() -> None:
-    from outcomedesk.insights.parallel import two_lanes
+    from outcomedesk.insights.parallel import lanes
 
     def broken() -> None:
         raise ValueError("lane two failed")
 
     with pytest.raises(ValueError, match="lane two failed"):
-        two_lanes({"one": lambda: 1}, {"two": broken})
-    assert two_lanes({"one": lambda: 1}, {"two": lambda: 2}) == {"one": 1, "two": 2}
+        lanes({"one": lambda: 1}, {"two": broken})
+    assert lanes({"one": lambda: 1}, {"two": lambda: 2}, {"three": lambda: 3}) == {"one": 1, "two": 2, "three": 3}

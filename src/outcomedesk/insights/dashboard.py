@@ -18,7 +18,7 @@ from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core import clock
 from outcomedesk.insights import figures, suggestions, trends, watermelon
 from outcomedesk.insights.aggregates import Seconds
-from outcomedesk.insights.parallel import two_lanes
+from outcomedesk.insights.parallel import lanes
 from outcomedesk.insights.periods import Period, midnight, zone
 from outcomedesk.insights.report import labels
 from outcomedesk.insights.scope import Scope
@@ -139,7 +139,8 @@ def service_manager(scope: Scope, period: Period, now: datetime | None = None) -
     """Every figure of the service manager's dashboard."""
     now = now or clock.now()
     before = period.previous()
-    parts = two_lanes({
+    # Two lanes of about the same work (a third gave nothing more on two cores: docs/benchmarks.md).
+    parts = lanes({
         "current": lambda: figures.compute(scope, period, "service", now),
         "trend": lambda: trends.trend(scope, period),
         "priorities": lambda: _priorities(scope, period),
@@ -216,16 +217,25 @@ def service_owner(scope: Scope, service: BusinessService, period: Period,
                   now: datetime | None = None) -> ServiceOwnerView:
     now = now or clock.now()
     on_service = scope.narrowed(service=service.pk)
-    current = figures.compute(on_service, period, "service", now)
-    previous = figures.compute(on_service, period.previous(), "service", now)
-    flags = watermelon.detect(on_service, period, current=current, previous=previous, now=now)
+    before = period.previous()
     quarter = quarter_of(min(now, period.end).astimezone(zone()).date())
+    parts = lanes({
+        "current": lambda: figures.compute(on_service, period, "service", now),
+        "trend": lambda: trends.trend(on_service, period),
+    }, {
+        "previous": lambda: figures.compute(on_service, before, "service", now),
+        "causes": lambda: watermelon.find_causes(on_service, period),
+        "value": lambda: value_view(scope, service, quarter, now),
+    })
+    current, previous = parts["current"], parts["previous"]
+    flags = watermelon.detect(on_service, period, current=current, previous=previous, causes=parts["causes"],
+                              now=now)
     return ServiceOwnerView(
         service=service, period=period,
         headlines=headlines(current[figures.TOTAL], previous[figures.TOTAL]),
-        figures=current[figures.TOTAL], trend=trends.trend(on_service, period),
+        figures=current[figures.TOTAL], trend=parts["trend"],
         watermelon=next((f for f in flags if f.service.pk == service.pk), None),
-        value=value_view(scope, service, quarter, now),
+        value=parts["value"],
     )
 
 
@@ -243,8 +253,17 @@ class ExecutiveView:
 
 def executive(scope: Scope, period: Period, now: datetime | None = None) -> ExecutiveView:
     now = now or clock.now()
-    current = figures.compute(scope, period, "desk", now)
-    previous = figures.compute(scope, period.previous(), "desk", now)
+    before = period.previous()
+    parts = lanes({
+        "current": lambda: figures.compute(scope, period, "desk", now),
+        "services": lambda: figures.compute(scope, period, "service", now),
+        "trend": lambda: trends.trend(scope, period),
+    }, {
+        "previous": lambda: figures.compute(scope, before, "desk", now),
+        "services_before": lambda: figures.compute(scope, before, "service", now),
+        "causes": lambda: watermelon.find_causes(scope, period),
+    })
+    current, previous = parts["current"], parts["previous"]
     per_service: dict[int, dict[str, Any]] = defaultdict(lambda: {"downtime_cost": 0.0, "outage_hours": 0.0,
                                                                   "user_hours": 0.0, "impacts": 0})
     names: dict[int, BusinessService] = {}
@@ -260,5 +279,7 @@ def executive(scope: Scope, period: Period, now: datetime | None = None) -> Exec
     return ExecutiveView(
         period=period, headlines=headlines(current[figures.TOTAL], previous[figures.TOTAL]),
         desks=_groups("desk", current, previous), outcomes=outcomes,
-        watermelons=watermelon.detect(scope, period, now=now), trend=trends.trend(scope, period),
+        watermelons=watermelon.detect(scope, period, current=parts["services"], previous=parts["services_before"],
+                                      causes=parts["causes"], now=now),
+        trend=parts["trend"],
     )

@@ -28,31 +28,36 @@ def _may_split() -> bool:
     )
 
 
-def two_lanes(here: dict[str, Task], there: dict[str, Task]) -> dict[str, Any]:
-    """Run the tasks of `here` in this thread and those of `there` in another, each lane in order; the results
-    by name. An exception in either lane is raised here."""
+def lanes(here: dict[str, Task], *others: dict[str, Task]) -> dict[str, Any]:
+    """Run the tasks of `here` in this thread and those of each of `others` in a thread of its own, each lane
+    in order; the results by name. An exception in any lane is raised here."""
     if not _may_split():
-        return {name: task() for name, task in {**here, **there}.items()}
+        merged: dict[str, Task] = dict(here)
+        for other in others:
+            merged.update(other)
+        return {name: task() for name, task in merged.items()}
     results: dict[str, Any] = {}
     failure: list[BaseException] = []
     context = contextvars.copy_context()  # the clock of `core.clock.at` and other context travels along
 
-    def lane() -> None:
+    def lane(tasks: dict[str, Task]) -> None:
         try:
-            for name, task in there.items():
+            for name, task in tasks.items():
                 results[name] = context.copy().run(task)
         except BaseException as exc:
             failure.append(exc)
         finally:
             connections.close_all()  # this thread's connections only
 
-    worker = threading.Thread(target=lane, name="insights-lane", daemon=True)
-    worker.start()
+    workers = [threading.Thread(target=lane, args=(tasks,), name="insights-lane", daemon=True) for tasks in others]
+    for worker in workers:
+        worker.start()
     try:
         for name, task in here.items():
             results[name] = task()
     finally:
-        worker.join()
+        for worker in workers:
+            worker.join()
     if failure:
         raise failure[0]
     return results
