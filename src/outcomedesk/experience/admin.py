@@ -1,13 +1,12 @@
-from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
 
+from outcomedesk.core.admin import ReadOnlyAdmin
 from outcomedesk.experience.models import Survey
 
 
 @admin.register(Survey)
-class SurveyAdmin(admin.ModelAdmin):
+class SurveyAdmin(ReadOnlyAdmin):
     """Read-only: surveys are written by experience.services only. The token (the requester's credential) is
     not shown."""
 
@@ -19,12 +18,3 @@ class SurveyAdmin(admin.ModelAdmin):
     fields = ("ticket", "resolution_at", "sent_at", "channel", "score", "comment", "responded_at", "responded_via")
     readonly_fields = fields
     ordering = ("-sent_at",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -15,6 +15,7 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
 from outcomedesk.accounts.queries import access_for
+from outcomedesk.core.admin import ReadOnlyAdmin
 from outcomedesk.core.errors import InvalidInput, NotAllowed
 from outcomedesk.sla import queries, services
 from outcomedesk.sla.calendar import CalendarError, calendar_from_json
@@ -253,17 +254,7 @@ class EscalationRuleAdmin(ServiceLevelAdmin):
 
 # --- read-only: what the engine computed -------------------------------------------------------------------
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Computed by the engine from each ticket's history; change the ticket or the policy instead."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+# Computed by the engine from each ticket's history; change the ticket or the policy instead.
 
 
 @admin.register(TicketTarget)
