@@ -290,9 +290,11 @@ def test_the_monthly_report_is_printable_and_complete(world: World, history: His
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
 
 
-def test_the_service_owner_sees_the_value_of_their_service(world: World, history: History) -> None:
+def test_the_service_owner_sees_the_value_of_their_service(world: World, history: History,
+                                                          django_assert_max_num_queries: Any) -> None:
     client = client_for(world.dave)
-    response = client.get(reverse("insights:owner"), {**OCTOBER, "service": history.mail.pk})
+    with django_assert_max_num_queries(65):
+        response = client.get(reverse("insights:owner"), {**OCTOBER, "service": history.mail.pk})
     assert response.status_code == 200
     html = response.content.decode()
     assert "What Mail cost the business" in html
@@ -397,3 +399,20 @@ def test_an_error_in_the_second_lane_reaches_the_caller() -> None:
     with pytest.raises(ValueError, match="lane two failed"):
         lanes({"one": lambda: 1}, {"two": broken})
     assert lanes({"one": lambda: 1}, {"two": lambda: 2}, {"three": lambda: 3}) == {"one": 1, "two": 2, "three": 3}
+
+
+def test_the_executive_view_and_the_drill_down_keep_to_their_query_budget(
+    world: World, history: History, django_assert_max_num_queries: Any
+) -> None:
+    f.make_user("erin", is_executive=True)
+    from outcomedesk.accounts.models import User
+
+    executive = client_for(User.objects.get(username="erin"))
+    with django_assert_max_num_queries(80):
+        response = executive.get(reverse("insights:executive"), OCTOBER)
+    assert response.status_code == 200 and "Business outcome by service" in response.content.decode()
+    assert "HR" not in re.findall(r'<th scope="row">([^<]+)</th>', response.content.decode())
+    dave = client_for(world.dave)
+    with django_assert_max_num_queries(8):
+        listing = dave.get(reverse("insights:tickets"), {**OCTOBER, "figure": "mttr"})
+    assert listing.status_code == 200
