@@ -416,3 +416,14 @@ def test_the_executive_view_and_the_drill_down_keep_to_their_query_budget(
     with django_assert_max_num_queries(8):
         listing = dave.get(reverse("insights:tickets"), {**OCTOBER, "figure": "mttr"})
     assert listing.status_code == 200
+
+
+def test_a_confidential_desks_services_and_categories_are_unknown_to_outsiders(world: World, history: History) -> None:
+    advice = f.make_service(world.hr, "Payroll advice")
+    f.make_category(world.hr, "Parental leave")
+    bob = client_for(world.bob)
+    for name, value in (("service", advice.slug), ("service", str(advice.pk)), ("category", "Parental leave")):
+        response = bob.get(reverse("insights:manager"), {**OCTOBER, name: value})
+        assert response.status_code == 400 and f"no {name}" in response.content.decode(), name
+    hana = client_for(world.hana)
+    assert hana.get(reverse("insights:manager"), {**OCTOBER, "category": "Parental leave"}).status_code == 200

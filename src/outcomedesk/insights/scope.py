@@ -85,7 +85,8 @@ def resolve_scope(desk_ids: frozenset[int] | None, **given: Any) -> Scope:
             values["desk"] = desk.pk
     if given.get("service") not in (None, ""):
         text = str(given["service"])
-        service = BusinessService.objects.filter(Q(slug=text) | _pk_q(text)).first()
+        service = BusinessService.objects.filter(Q(slug=text) | _pk_q(text)).filter(
+            Q(desk_id__in=desk_ids) if desk_ids is not None else Q()).first()
         if service is None:
             errors["service"] = f"no service {text!r}"
         else:
@@ -95,6 +96,8 @@ def resolve_scope(desk_ids: frozenset[int] | None, **given: Any) -> Scope:
             continue
         text = str(given[name])
         matches = model.objects.filter(_pk_q(text) | Q(name=text))
+        if desk_ids is not None:  # a confidential desk's names stay unknown to outsiders
+            matches = matches.filter(desk_id__in=desk_ids)
         if values.get("desk"):
             matches = matches.filter(desk_id=values["desk"])
         found = list(matches.values_list("pk", flat=True)[:2])
