@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "outcomedesk.tickets",
     "outcomedesk.sla",
     "outcomedesk.experience",
+    "outcomedesk.assist",
     "outcomedesk.insights",
     "outcomedesk.improvement",
     "outcomedesk.web",
