@@ -1,4 +1,5 @@
-"""`outcomedesk assist evaluate --train FILE --test FILE --text COL[,COL...] --label COL [--json]`."""
+"""`outcomedesk assist evaluate --train FILE --test FILE --text COL[,COL...] --label COL [--json]` and
+`outcomedesk assist rank --corpus CORPUS.jsonl --queries QUERIES.jsonl [--json] [--limit N]`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from outcomedesk.assist.evaluation import PRECISION_TARGETS, evaluate_csv
+from outcomedesk.assist.ranking import rank_files
+from outcomedesk.assist.retrieval import RetrievalError
 from outcomedesk.assist.triage import TriageError
 
 
@@ -25,8 +28,17 @@ class Command(BaseCommand):
         evaluate.add_argument("--json", action="store_true", help="One JSON object instead of a table")
         evaluate.add_argument("--no-reference", action="store_true",
                               help="Skip the TF-IDF + linear SVM reference run")
+        rank = sub.add_parser("rank", help="Rank a corpus for each query with the production retriever")
+        rank.add_argument("--corpus", type=Path, required=True, help='JSON Lines: {"id", "title", "body"}')
+        rank.add_argument("--queries", type=Path, required=True,
+                          help='JSON Lines: {"id", "title", "body", "candidates": [ids, optional]}')
+        rank.add_argument("--limit", type=int, default=10, help="Documents per query without candidates")
+        rank.add_argument("--json", action="store_true", help="One JSON object {query_id: [ids best first]}")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "rank":
+            self.rank(options)
+            return
         columns = [c.strip() for c in options["text"].split(",") if c.strip()]
         if not columns:
             raise CommandError("--text: name at least one column")
@@ -50,3 +62,16 @@ class Command(BaseCommand):
         self.stdout.write("  threshold  precision  coverage")
         for point in result["precision_coverage"]:
             self.stdout.write(f"  {point['threshold']:9.2f}  {point['precision']:9.3f}  {point['coverage']:8.3f}")
+
+    def rank(self, options: dict[str, Any]) -> None:
+        if options["limit"] < 1:
+            raise CommandError("--limit: must be 1 or more")
+        try:
+            ranked = rank_files(options["corpus"], options["queries"], options["limit"])
+        except RetrievalError as exc:
+            raise CommandError(str(exc)) from exc
+        if options["json"]:
+            self.stdout.write(json.dumps(ranked))
+            return
+        for query_id, ids in ranked.items():
+            self.stdout.write(f"{query_id}: {' '.join(ids)}")

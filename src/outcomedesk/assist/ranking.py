@@ -1,0 +1,55 @@
+"""`assist rank`: the production retriever over any corpus and queries in JSON Lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from outcomedesk.assist.retrieval import Document, LexicalIndex, RetrievalError
+from outcomedesk.assist.triage import join_text
+
+
+def read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
+    """The objects of a JSON Lines file; a bad line is an error naming the file and line."""
+    if not path.is_file():
+        raise RetrievalError(f"{path}: no such file")
+    rows = []
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise RetrievalError(f"{path} line {number}: not JSON ({exc.msg})") from exc
+            if not isinstance(row, dict) or row.get("id") in (None, ""):
+                raise RetrievalError(f'{path} line {number}: a {what} needs an "id"')
+            rows.append(row)
+    return rows
+
+
+def text_of(row: dict[str, Any]) -> str:
+    return join_text([row.get("title"), row.get("body")])
+
+
+def rank_files(corpus_path: Path, queries_path: Path, limit: int = 10) -> dict[str, list[str]]:
+    """{query id: [document ids, best first]}. With `candidates`, every candidate is ranked (those sharing
+    nothing with the query last, in the order given)."""
+    corpus = read_jsonl(corpus_path, "document")
+    if not corpus:
+        raise RetrievalError(f"{corpus_path}: the corpus is empty")
+    index = LexicalIndex([Document(str(row["id"]), text_of(row)) for row in corpus])
+    ranked: dict[str, list[str]] = {}
+    for query in read_jsonl(queries_path, "query"):
+        candidates = query.get("candidates")
+        if candidates is not None:
+            if not isinstance(candidates, list):
+                raise RetrievalError(f"{queries_path}: query {query['id']}: candidates must be a list of ids")
+            wanted = [str(c) for c in candidates]
+            found = [doc_id for doc_id, _ in index.search(text_of(query), limit=max(1, len(wanted)),
+                                                          candidates=wanted)]
+            ranked[str(query["id"])] = found + [c for c in dict.fromkeys(wanted) if c not in set(found)]
+        else:
+            ranked[str(query["id"])] = [doc_id for doc_id, _ in index.search(text_of(query), limit=limit)]
+    return ranked
