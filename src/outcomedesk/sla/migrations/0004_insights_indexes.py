@@ -10,10 +10,11 @@ lookup per ticket resolved in the period; it too is written only when a target c
 Database only, like tickets 0006: the model state does not list them, so `makemigrations` sees nothing to do.
 """
 
-from typing import Any
 
 from django.db import migrations, models
 from django.db.models import Q
+
+from outcomedesk.core.migration_ops import AddIndexOnPostgres
 
 INDEXES = [
     models.Index(fields=["stopped_at"], name="target_stopped", condition=Q(stopped_at__isnull=False)),
@@ -23,18 +24,6 @@ POSTGRES_INDEXES = [
     models.Index(fields=["ticket"], include=["id", "elapsed_seconds"], name="target_resolution_done",
                  condition=Q(metric="resolution", cycle=0, state__in=["met", "breached"])),
 ]
-
-
-class AddIndexOnPostgres(migrations.AddIndex):
-    """A covering index: PostgreSQL only (elsewhere Django would create it without its included columns)."""
-
-    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 class Migration(migrations.Migration):

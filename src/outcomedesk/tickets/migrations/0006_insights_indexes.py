@@ -15,11 +15,12 @@ operation into a plain `AddIndex` (state and database).
   the service it counts under; this reads them from the index, not from the ticket rows.
 """
 
-from typing import Any
 
 from django.db import migrations, models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Least
+
+from outcomedesk.core.migration_ops import AddIndexOnPostgres
 
 INDEXES = [
     models.Index(fields=["desk", "opened_at"], name="ticket_desk_opened"),
@@ -32,18 +33,6 @@ INDEXES = [
 POSTGRES_INDEXES = [
     models.Index(fields=["id"], include=["desk", "service"], name="ticket_scope"),
 ]
-
-
-class AddIndexOnPostgres(migrations.AddIndex):
-    """A covering index: PostgreSQL only (elsewhere Django would create it without its included columns)."""
-
-    def database_forwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
 
 
 class Migration(migrations.Migration):
