@@ -59,7 +59,7 @@ def test_evaluate_trains_the_production_model_and_beats_the_majority_class(tmp_p
     assert result["test_rows"] == len(truth)
     assert result["accuracy"] > majority + 0.1
     assert 0 < result["coverage_at_90_precision"] <= 1
-    assert result["model"].startswith("triage-svm-1-")
+    assert result["model"].startswith("triage-svm-2-")
     table = _evaluate("--train", str(train), "--test", str(test), "--text", TEXT, "--label", LABEL,
                       "--no-reference")
     assert "auto-applicable at 90% precision" in table and "reference" not in table

@@ -180,7 +180,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "outcomedesk.tickets.tasks.close_resolved_tickets",
         "schedule": crontab(hour=2, minute=0),
     },
+    # The triage models learn from the day's resolved tickets and corrections (assist/services.train_all).
+    "assist-train": {
+        "task": "outcomedesk.assist.tasks.train_models",
+        "schedule": crontab(hour=env_int("OUTCOMEDESK_ASSIST_TRAIN_HOUR", 3), minute=0),
+    },
 }
+# Training takes minutes: at scale give the AI its own workers (OUTCOMEDESK_ASSIST_QUEUE=assist and
+# `celery -A outcomedesk.config worker -Q assist`), so that it never holds up notifications and SLA work.
+CELERY_TASK_ROUTES = {"outcomedesk.assist.tasks.*": {"queue": env_str("OUTCOMEDESK_ASSIST_QUEUE", "celery")}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # Attachments
@@ -213,3 +221,11 @@ OUTCOMEDESK_WATERMELON_CAUSES = env_list("OUTCOMEDESK_WATERMELON_CAUSES", [])
 OUTCOMEDESK_DELIVERY_SOURCE = env_str("OUTCOMEDESK_DELIVERY_SOURCE", "outcomedesk.insights.delivery.NoChanges")
 # Dashboards read the figures of two periods at once on PostgreSQL (insights/parallel.py).
 OUTCOMEDESK_INSIGHTS_PARALLEL = env_bool("OUTCOMEDESK_INSIGHTS_PARALLEL", True)
+
+# AI assist (assist/): kill switches from the environment ("all" or features: triage, similar, summary,
+# drafting, patterns, generation), the account the AI acts as, and how many resolved tickets a model learns from.
+OUTCOMEDESK_ASSIST_DISABLED = env_list("OUTCOMEDESK_ASSIST_DISABLED", [])
+OUTCOMEDESK_ASSIST_USERNAME = env_str("OUTCOMEDESK_ASSIST_USERNAME", "outcomedesk-ai")
+OUTCOMEDESK_ASSIST_TRAIN_LIMIT = env_int("OUTCOMEDESK_ASSIST_TRAIN_LIMIT", 50_000)
+if OUTCOMEDESK_ASSIST_TRAIN_LIMIT < 100:
+    raise ConfigError(f"OUTCOMEDESK_ASSIST_TRAIN_LIMIT={OUTCOMEDESK_ASSIST_TRAIN_LIMIT} must be 100 or more")

@@ -17,6 +17,7 @@ class Channel(models.TextChoices):
     SYSTEM = "system", "System"
     IMPORT = "import", "Import"
     ADMIN = "admin", "Admin"
+    ASSIST = "assist", "AI assist"
 
 
 class AuditEvent(models.Model):

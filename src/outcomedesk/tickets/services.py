@@ -47,7 +47,7 @@ from outcomedesk.tickets.models import (
 )
 from outcomedesk.tickets.priority import priority_for
 from outcomedesk.tickets.queries import can_view, can_work
-from outcomedesk.tickets.signals import ticket_changed
+from outcomedesk.tickets.signals import ticket_changed, ticket_opened
 
 # Which state may follow which; reopening (resolved -> in progress/new) is `reopen_ticket`'s job.
 TRANSITIONS: dict[str, set[str]] = {
@@ -367,6 +367,13 @@ def open_ticket(
         if ticket.assignee_id:
             (audit if refs.get("assignee") else routed).add("assigned", "assignee", None, ticket.assignee)
         audit.events += routed.events
+        # Values the person chose (not defaults): the AI never overrides what a person set.
+        chosen: tuple[tuple[str, Any], ...] = (
+            ("category", refs.get("category")), ("service", refs.get("service")),
+            ("impact", impact), ("urgency", urgency))
+        for name, value in chosen:
+            if value not in (None, ""):
+                audit.add("set", name, None, _display(getattr(ticket, name)))
         if refs.get("tags"):
             _set_tags(ticket, refs["tags"])
         if refs.get("watchers"):
@@ -376,6 +383,7 @@ def open_ticket(
             _store_attachment(ticket, upload, actor, comment=None, public=True, channel=channel)
         search.index_new_ticket(ticket)
         _changed(ticket, now)
+        ticket_opened.send(sender=Ticket, ticket=ticket, now=now)
         _after_commit("created", ticket, actor)
     return ticket
 

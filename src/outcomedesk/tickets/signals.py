@@ -5,3 +5,7 @@ from django.dispatch import Signal
 # Sent inside the transaction of every service call that changed a ticket, after it is saved.
 # Arguments: ticket (the saved Ticket), now (the instant of the change).
 ticket_changed = Signal()
+
+# Sent inside the transaction of open_ticket, after the ticket is saved (and after ticket_changed).
+# Arguments: ticket, now. Subscribers that must not delay the requester defer their work to commit.
+ticket_opened = Signal()
