@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
+from outcomedesk.tickets import services as tickets
 from tests import factories as f
 
 
@@ -55,3 +56,29 @@ def client_for(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+# --- AI assist: a desk with a history to learn from ------------------------------------------------------
+
+NETWORK = ["VPN drops every few minutes from home", "cannot connect to the VPN client", "wifi on floor 3 is down",
+           "network share unreachable, VPN connected", "VPN certificate expired, cannot connect", "wifi keeps dropping"]
+PRINTING = ["printer on floor 2 jams on every page", "cannot print to the colour printer", "printer shows toner low",
+            "print queue stuck, printer offline", "printer prints blank pages", "scanner of the printer fails"]
+
+
+@pytest.fixture
+def history(world: World) -> dict[str, object]:
+    """Sixty resolved IT tickets: network ones went to Network with category Connectivity, printing ones to
+    the Service Desk with category Printing."""
+    network = f.make_group(world.it, "Network")
+    connectivity, printing = f.make_category(world.it, "Connectivity"), f.make_category(world.it, "Printing")
+    for round_ in range(5):
+        for text in NETWORK:
+            t = f.make_ticket(world.bob, world.it, title=text, description=f"round {round_}", group=network,
+                              category=connectivity, impact=2)
+            tickets.change_state(world.bob, t, "resolved", resolution_notes="reset the tunnel")
+        for text in PRINTING:
+            t = f.make_ticket(world.bob, world.it, title=text, description=f"round {round_}", group=world.it_group,
+                              category=printing, impact=3)
+            tickets.change_state(world.bob, t, "resolved", resolution_notes="cleared the queue")
+    return {"network": network, "connectivity": connectivity, "printing": printing}

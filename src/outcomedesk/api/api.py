@@ -11,6 +11,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 
 from outcomedesk.accounts.api import router as accounts_router
 from outcomedesk.accounts.services import user_for_token
+from outcomedesk.assist.api import router as assist_router
 from outcomedesk.cmdb.api import router as cmdb_router
 from outcomedesk.core.errors import ServiceError
 from outcomedesk.experience.api import router as experience_router
@@ -59,6 +60,7 @@ api.add_router("/surveys", experience_router)
 api.add_router("/insights", insights_router)
 api.add_router("/maturity", improvement_router)
 api.add_router("/improvement/initiatives", improvement_register_router)
+api.add_router("/assist", assist_router)
 
 
 def _errors(request: HttpRequest, status: int, errors: list[dict[str, Any]]) -> HttpResponse:

@@ -78,6 +78,22 @@ class LexicalIndex:
     def _characters(self, text: str) -> np.ndarray:
         return np.asarray((self.char_matrix @ self.chars.transform([text]).T).todense()).ravel()
 
+    def similarity(self, text: str) -> np.ndarray:
+        """Cosine of `text` and each document over character grams, 0 to 1: a score people can read."""
+        return self._characters(text)
+
+    def shared_words(self, text: str, doc_id: str, limit: int = 8) -> list[str]:
+        """The words of `text` that the document also has, rarest first, as `text` spells them."""
+        surface: dict[str, str] = {}
+        for word in WORD.findall(text.lower()):
+            surface.setdefault(stem(word), word)
+        vocabulary = self.counter.vocabulary_
+        row = self.bm25[self.position[doc_id]]
+        present = {int(i) for i in row.indices}
+        shared = [(self.idf[vocabulary[s]], w) for s, w in surface.items()
+                  if s in vocabulary and vocabulary[s] in present]
+        return [w for _, w in sorted(shared, key=lambda pair: (-pair[0], pair[1]))[:limit]]
+
     def search(self, text: str, limit: int = 10, candidates: Sequence[str] | None = None) -> list[tuple[str, float]]:
         """The best documents for `text`, best first, with their fused score; only `candidates` if given."""
         if limit < 1:

@@ -22,7 +22,7 @@ from django.db import transaction
 
 from outcomedesk.accounts.models import Desk, DeskMembership, DeskRole, User
 from outcomedesk.accounts.queries import access_for
-from outcomedesk.assist import store
+from outcomedesk.assist import similar, store
 from outcomedesk.assist.evaluation import figures
 from outcomedesk.assist.models import (
     Feature,
@@ -358,13 +358,42 @@ def _apply(bot: User, ticket: Ticket, made: list[Suggestion], values: dict[str, 
             s.outcome = Outcome.APPLIED
 
 
+def find_duplicates(ticket_id: int) -> list[Suggestion]:
+    """Open tickets of the same desk that look like the same report, kept as suggestions for its agents."""
+    if not is_enabled(Feature.SIMILAR):
+        return []
+    ticket = Ticket.objects.filter(pk=ticket_id).first()
+    if ticket is None or ticket.state in DONE_STATES or ticket.duplicate_of_id:
+        return []
+    hits = similar.likely_duplicates(ticket)
+    if not hits:
+        return []
+    text = similar.ticket_text(ticket)
+    digest, version, now = input_hash(ticket.desk_id, text), similar.version(), clock.now()
+    made = [
+        Suggestion(ticket=ticket, kind=SuggestionKind.DUPLICATE, field="duplicate_of", value=hit.entry.key,
+                   display=f"{hit.entry.key} {hit.entry.title}"[:200], confidence=hit.score, model_name="retriever",
+                   version=version, input_hash=digest, created_at=now,
+                   explanation={"words": [{"word": w} for w in hit.words], "passage": hit.passage,
+                                "score": "character-gram cosine of the two tickets' text"})
+        for hit in hits
+    ]
+    with transaction.atomic():
+        Suggestion.objects.filter(ticket=ticket, kind=SuggestionKind.DUPLICATE, outcome=Outcome.OPEN).update(
+            outcome=Outcome.SUPERSEDED)
+        Suggestion.objects.bulk_create(made)
+    return made
+
+
 def triage_safely(ticket_id: int) -> int:
     """The task body: any failure is logged and leaves the ticket as it was."""
-    try:
-        return len(triage_ticket(ticket_id))
-    except Exception:  # the AI must never break the ticket flow
-        log.exception("assist: triage of ticket %s failed; the ticket is unchanged", ticket_id)
-        return 0
+    made = 0
+    for step, name in ((triage_ticket, "triage"), (find_duplicates, "duplicate search")):
+        try:
+            made += len(step(ticket_id))
+        except Exception:  # the AI must never break the ticket flow
+            log.exception("assist: %s of ticket %s failed; the ticket is unchanged", name, ticket_id)
+    return made
 
 
 def on_ticket_opened(sender: Any, ticket: Ticket, now: Any, **_: Any) -> None:
@@ -377,7 +406,8 @@ def on_ticket_opened(sender: Any, ticket: Ticket, now: Any, **_: Any) -> None:
 # --- what agents do with suggestions ------------------------------------------------------------------------
 
 def decide(actor: User, suggestion_id: int, accept: bool, *, channel: str = Channel.WEB) -> Suggestion:
-    """An agent accepts (the value is applied as their change) or rejects an open suggestion."""
+    """An agent accepts (the value is applied as their change; a duplicate is merged into the ticket it
+    repeats) or rejects an open suggestion."""
     suggestion = Suggestion.objects.select_related("ticket", "ticket__desk").filter(pk=suggestion_id).first()
     if suggestion is None or not access_for(actor).works_on(suggestion.ticket.desk_id):
         raise InvalidInput({"suggestion": f"no suggestion {suggestion_id}"})
@@ -392,8 +422,8 @@ def decide(actor: User, suggestion_id: int, accept: bool, *, channel: str = Chan
                 tickets.update_ticket(actor, suggestion.ticket_id, {suggestion.field: value}, channel=channel)
             finally:
                 _applying.reset(token)
-        elif accept:
-            tickets.link_tickets(actor, suggestion.ticket_id, suggestion.value, channel=channel)
+        elif accept:  # the new ticket joins the one reported first
+            tickets.merge_tickets(actor, suggestion.ticket_id, suggestion.value, channel=channel)
         suggestion.outcome = Outcome.ACCEPTED if accept else Outcome.REJECTED
         suggestion.decided_at, suggestion.decided_by = now, actor
         suggestion.save(update_fields=["outcome", "decided_at", "decided_by"])

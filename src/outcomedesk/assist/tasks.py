@@ -16,3 +16,13 @@ def triage_new_ticket(ticket_id: int) -> int:
 @shared_task(ignore_result=True)
 def train_models() -> int:
     return sum(1 for row in services.train_all() if not isinstance(row, services.TrainingSkipped))
+
+
+@shared_task(ignore_result=True)
+def train_desk_models(desk_id: int, fields: list[str] | None, actor_id: int | None) -> int:
+    from outcomedesk.accounts.models import Desk, User
+
+    desk = Desk.objects.get(pk=desk_id)
+    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
+    found = services.train_desk(desk, actor=actor, fields=fields)
+    return sum(1 for row in found if not isinstance(row, services.TrainingSkipped))

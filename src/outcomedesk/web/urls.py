@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from outcomedesk.web import views
+from outcomedesk.web import assist, views
 
 app_name = "web"
 urlpatterns = [
@@ -21,6 +21,8 @@ urlpatterns = [
     path("tickets/<str:number>/link/", views.ticket_link, name="ticket_link"),
     path("tickets/<str:number>/parent/", views.ticket_parent, name="ticket_parent"),
     path("tickets/<str:number>/merge/", views.ticket_merge, name="ticket_merge"),
+    path("tickets/<str:number>/assist/", assist.panel, name="ticket_assist"),
+    path("tickets/<str:number>/assist/<int:suggestion_id>/", assist.decide, name="ticket_assist_decide"),
     path("tickets/<str:number>/impacts/", views.ticket_impact_add, name="ticket_impact_add"),
     path("tickets/<str:number>/impacts/<int:impact_id>/end/", views.ticket_impact_end, name="ticket_impact_end"),
     path("tickets/<str:number>/impacts/<int:impact_id>/remove/", views.ticket_impact_remove,
