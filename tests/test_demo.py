@@ -8,12 +8,14 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
 
 from outcomedesk.accounts.models import AssignmentGroup, Desk, DeskMembership, User
+from outcomedesk.assist.models import KnowledgeDraft, Policy, Suggestion, TrainedModel
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.demo import catalog
 from outcomedesk.demo.management.commands import demo as demo_command
@@ -71,7 +73,8 @@ def test_it_creates_the_organisation(seeded: DemoSummary) -> None:
         assert AssignmentRule.objects.filter(desk=desk).exists()
         assert DeskMembership.objects.filter(desk=desk, role="manager").exists()
     assert BusinessService.objects.count() == seeded.services >= 10
-    assert User.objects.count() == seeded.people >= 45
+    people = User.objects.exclude(username=settings.OUTCOMEDESK_ASSIST_USERNAME)  # the AI's own account
+    assert people.count() == seeded.people >= 45
     assert User.objects.filter(is_service_manager=True).exists()
     assert User.objects.filter(is_superuser=True).exists()
 
@@ -108,7 +111,8 @@ def test_it_refuses_to_seed_twice(seeded: DemoSummary) -> None:
 
 
 def test_every_demo_person_is_in_the_catalog(seeded: DemoSummary) -> None:
-    assert set(User.objects.values_list("username", flat=True)) == {p.username for p in catalog.PEOPLE}
+    people = User.objects.exclude(username=settings.OUTCOMEDESK_ASSIST_USERNAME)
+    assert set(people.values_list("username", flat=True)) == {p.username for p in catalog.PEOPLE}
 
 
 def test_the_command_prints_the_logins(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -215,3 +219,13 @@ def test_the_improvement_register_has_initiatives_with_a_measured_benefit(seeded
     for row in rows:
         assert row.baseline_value is not None
         assert benefit(row).current is not None
+
+
+def test_the_demo_starts_the_ai_on_its_own_history(seeded: DemoSummary) -> None:
+    it = Desk.objects.get(slug="it")
+    models = TrainedModel.objects.filter(desk=it, is_active=True)
+    assert {"group", "category"} <= set(models.values_list("field", flat=True))
+    assert all(m.figures["test_rows"] > 0 for m in models)
+    assert Policy.objects.get(desk=it, field="group").mode == "auto"
+    assert Suggestion.objects.filter(ticket__desk=it).exists()
+    assert KnowledgeDraft.objects.filter(status="in_review").count() == 1

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from outcomedesk.accounts.models import Desk, User
 from outcomedesk.accounts.queries import access_for
-from outcomedesk.assist import queries, services, switches
+from outcomedesk.assist import patterns, queries, services, switches, writing
 from outcomedesk.assist.models import TriageField
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.core.models import Channel
@@ -215,3 +215,111 @@ def put_switch(request: HttpRequest, feature: str, payload: SwitchIn) -> dict[st
     switches.set_switch(_me(request), feature, payload.enabled, payload.reason, channel=Channel.API)
     return switches.states()
 
+
+
+# --- summaries, drafts, patterns ----------------------------------------------------------------------------
+
+class SummaryOut(Schema):
+    enabled: bool
+    method: str | None = Field(description="extractive or generated")
+    sections: dict[str, list[dict[str, Any]]] = Field(
+        description="happened, tried, state, next: sentences {text, cites: [{n, ref}]}; ref is the timeline "
+                    "entry (description, comment-ID, event-ID)")
+    model: str | None
+    version: str | None
+    input_hash: str | None
+    note: str = Field(description="Why a generated summary fell back to the extractive one, if it did")
+    created_at: datetime | None
+
+
+class DraftOut(Schema):
+    id: int
+    desk: str
+    title: str
+    symptoms: str
+    cause: str
+    resolution: str = Field(description="Steps, one per line")
+    status: str = Field(description="in_review, approved or rejected")
+    method: str
+    model: str
+    version: str
+    input_hash: str
+    tickets: list[str]
+    sources: dict[str, Any]
+    created_at: datetime
+    reviewed_at: datetime | None
+    review_note: str
+
+
+class DraftIn(Schema):
+    tickets: list[str] = Field(default_factory=list, description="More resolved tickets of the same desk")
+
+
+class ReviewIn(Schema):
+    approve: bool
+    note: str = ""
+
+
+class PatternOut(Schema):
+    id: int
+    desk: str
+    kind: str = Field(description="problem_candidate, spike or knowledge_gap")
+    title: str
+    score: float
+    evidence: dict[str, Any]
+    status: str
+    version: str
+    first_seen: datetime
+    last_seen: datetime
+
+
+class PatternDecisionIn(Schema):
+    status: str = Field(description="dismissed or acted")
+
+
+@router.get("/tickets/{number}/summary", response=SummaryOut, summary="Hand-over summary citing the timeline")
+def ticket_summary(request: HttpRequest, number: str) -> dict[str, Any]:
+    return queries.summary_dict(writing.summarize(_ticket_for_work(request, number)))
+
+
+@router.post("/tickets/{number}/draft", response={201: DraftOut}, summary="Draft a knowledge article for review")
+def ticket_draft(request: HttpRequest, number: str, payload: DraftIn) -> Status[dict[str, Any]]:
+    ticket = _ticket_for_work(request, number)
+    others = []
+    for other in payload.tickets:
+        found = get_visible_ticket(request.user, other)
+        if found is None:
+            raise InvalidInput({"tickets": f"no ticket {other!r}"})
+        others.append(found)
+    draft = writing.draft_article(_me(request), [ticket, *others], channel=Channel.API)
+    return Status(201, queries.draft_dict(draft))
+
+
+@router.get("/drafts", response=list[DraftOut], summary="Knowledge drafts of the desks you work on")
+def drafts(request: HttpRequest, desk: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+    return [queries.draft_dict(d) for d in queries.drafts_for(request.user, _desk(desk) if desk else None, status)]
+
+
+@router.post("/drafts/{draft_id}/review", response=DraftOut, summary="Approve or reject a draft")
+def review(request: HttpRequest, draft_id: int, payload: ReviewIn) -> dict[str, Any]:
+    draft = writing.review_draft(_me(request), draft_id, payload.approve, payload.note, channel=Channel.API)
+    return queries.draft_dict(draft)
+
+
+@router.get("/patterns", response=list[PatternOut], summary="Problem candidates, spikes and knowledge gaps")
+def patterns_list(request: HttpRequest, desk: str | None = None, kind: str | None = None,
+                  status: str = "open") -> list[dict[str, Any]]:
+    found = queries.patterns_for(request.user, _desk(desk) if desk else None, kind, status)
+    return [queries.pattern_dict(p) for p in found]
+
+
+@router.post("/desks/{desk}/patterns/detect", response=list[PatternOut], summary="Look for patterns now")
+def detect(request: HttpRequest, desk: str) -> list[dict[str, Any]]:
+    found = _desk(desk)
+    _manage(request, found)
+    return [queries.pattern_dict(p) for p in patterns.detect(found)]
+
+
+@router.post("/patterns/{pattern_id}", response=PatternOut, summary="Dismiss a pattern or mark it acted on")
+def decide_pattern(request: HttpRequest, pattern_id: int, payload: PatternDecisionIn) -> dict[str, Any]:
+    return queries.pattern_dict(patterns.decide(_me(request), pattern_id, payload.status))

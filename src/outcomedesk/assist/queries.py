@@ -8,7 +8,16 @@ from typing import Any
 from outcomedesk.accounts.models import Desk
 from outcomedesk.accounts.queries import access_for
 from outcomedesk.assist import similar
-from outcomedesk.assist.models import Feature, Outcome, Suggestion, TrainedModel
+from outcomedesk.assist.models import (
+    Feature,
+    KnowledgeDraft,
+    Outcome,
+    Pattern,
+    PatternStatus,
+    Suggestion,
+    Summary,
+    TrainedModel,
+)
 from outcomedesk.assist.services import policies_for
 from outcomedesk.assist.switches import is_enabled
 from outcomedesk.core.errors import NotAllowed
@@ -74,3 +83,55 @@ def _coverage(model: TrainedModel, threshold: float) -> dict[str, float] | None:
     """Precision and share of held-out tickets at the policy's threshold: what the service manager buys."""
     points = [p for p in model.figures.get("precision_coverage", []) if p["threshold"] <= threshold]
     return points[-1] if points else None
+
+
+def readable_desk_ids(user: Any) -> set[int] | None:
+    """Desks whose drafts and patterns `user` reads: their own; service managers and admins every
+    non-confidential one too. None: no restriction beyond confidentiality."""
+    access = access_for(user)
+    if access.is_service_manager or access.is_admin:
+        return set(access.agent_desk_ids) | set(Desk.objects.filter(confidential=False).values_list("pk", flat=True))
+    return set(access.agent_desk_ids)
+
+
+def drafts_for(user: Any, desk: Desk | None = None, status: str | None = None) -> list[KnowledgeDraft]:
+    rows = KnowledgeDraft.objects.filter(desk_id__in=readable_desk_ids(user) or set()).select_related("desk")
+    if desk is not None:
+        rows = rows.filter(desk=desk)
+    if status:
+        rows = rows.filter(status=status)
+    return list(rows.prefetch_related("tickets")[:200])
+
+
+def draft_dict(d: KnowledgeDraft) -> dict[str, Any]:
+    return {"id": d.pk, "desk": d.desk.slug, "title": d.title, "symptoms": d.symptoms, "cause": d.cause,
+            "resolution": d.resolution, "status": d.status, "method": d.method, "model": d.model_name,
+            "version": d.version, "input_hash": d.input_hash, "tickets": [t.number for t in d.tickets.all()],
+            "sources": d.sources, "created_at": d.created_at, "reviewed_at": d.reviewed_at,
+            "review_note": d.review_note}
+
+
+def patterns_for(user: Any, desk: Desk | None = None, kind: str | None = None,
+                 status: str = PatternStatus.OPEN) -> list[Pattern]:
+    rows = Pattern.objects.filter(desk_id__in=readable_desk_ids(user) or set()).select_related("desk")
+    if desk is not None:
+        rows = rows.filter(desk=desk)
+    if kind:
+        rows = rows.filter(kind=kind)
+    if status:
+        rows = rows.filter(status=status)
+    return list(rows[:200])
+
+
+def pattern_dict(p: Pattern) -> dict[str, Any]:
+    return {"id": p.pk, "desk": p.desk.slug, "kind": p.kind, "title": p.title, "score": p.score,
+            "evidence": p.evidence, "status": p.status, "version": p.version, "first_seen": p.first_seen,
+            "last_seen": p.last_seen}
+
+
+def summary_dict(s: Summary | None) -> dict[str, Any]:
+    if s is None:
+        return {"enabled": False, "method": None, "sections": {}, "model": None, "version": None,
+                "input_hash": None, "note": "", "created_at": None}
+    return {"enabled": True, "method": s.method, "sections": s.sections, "model": s.model_name,
+            "version": s.version, "input_hash": s.input_hash, "note": s.note, "created_at": s.created_at}

@@ -397,8 +397,13 @@ def triage_safely(ticket_id: int) -> int:
 
 
 def on_ticket_opened(sender: Any, ticket: Ticket, now: Any, **_: Any) -> None:
-    """Triage a new ticket once it is committed; the ticket flow never waits on the model."""
+    """Triage a new ticket once it is committed; the ticket flow never waits on the model. Replays of history
+    (imports, the demo: notifications muted) are not triaged."""
     from outcomedesk.assist.tasks import triage_new_ticket
+    from outcomedesk.tickets import notifications
+
+    if notifications.is_muted():
+        return
 
     transaction.on_commit(lambda: triage_new_ticket.delay(ticket.pk))
 

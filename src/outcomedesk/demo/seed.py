@@ -20,6 +20,8 @@ from tqdm import tqdm
 
 from outcomedesk.accounts import services as accounts
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
+from outcomedesk.assist import patterns, writing
+from outcomedesk.assist import services as assist
 from outcomedesk.cmdb import services as cmdb_services
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core import clock
@@ -81,6 +83,7 @@ def seed_demo(
             _replay(plan, org, base, progress)
         _assess_maturity(seed, base)
         _register_initiatives(base)
+        _start_assist(base, progress)
     return DemoSummary(
         desks=len(catalog.DESKS),
         services=len(catalog.SERVICES),
@@ -134,6 +137,28 @@ def _register_initiatives(base: datetime) -> None:
             })
             improvement.change_initiative_status(manager, row, "approved")
             improvement.change_initiative_status(manager, row, "in_progress")
+
+
+def _start_assist(base: datetime, progress: bool) -> None:
+    """The AI as a desk would run it after a first night: triage models trained on each desk's history, the IT
+    desk letting it set the group when 90 % sure, its open tickets triaged, the patterns of the last two weeks
+    found, and one knowledge draft waiting for review."""
+    manager = User.objects.get(username="manager")
+    say = print if progress else (lambda *_: None)
+    with clock.at(base):
+        for desk in Desk.objects.filter(is_active=True).order_by("slug"):
+            for row in assist.train_desk(desk, fields=["group", "category", "service"]):
+                if not isinstance(row, assist.TrainingSkipped):
+                    say(f"assist: {desk.slug} {row.field} model, held-out accuracy {row.figures.get('accuracy')}")
+        it = Desk.objects.get(slug="it")
+        assist.set_policy(manager, it, "group", "auto", 0.9)
+        for ticket_id in Ticket.objects.filter(desk=it, state__in=OPEN_STATES).values_list("pk", flat=True):
+            assist.triage_safely(ticket_id)
+        for desk in Desk.objects.filter(is_active=True):
+            patterns.detect(desk, base)
+        resolved = Ticket.objects.filter(desk=it, state=State.RESOLVED).exclude(resolution_notes="").first()
+        if resolved is not None:
+            writing.draft_article(None, [resolved])
 
 
 def _create_service_levels() -> None:

@@ -30,8 +30,6 @@ FILTER_CANDIDATES = 2000
 class SearchBackend(Protocol):
     def ranked_ids(self, query: str, limit: int, within: Sequence[int] | None = None) -> list[int]: ...
 
-    def any_word_ids(self, words: Sequence[str], limit: int) -> list[int]: ...
-
     def install(self) -> None: ...
 
 
@@ -64,17 +62,6 @@ class SqliteFtsBackend:
             cursor.execute(sql, params)
             return [row[0] for row in cursor.fetchall()]
 
-    def any_word_ids(self, words: Sequence[str], limit: int) -> list[int]:
-        """The `limit` documents that match any of `words` best, by FTS5's BM25: candidates for similarity."""
-        terms = [w.replace('"', "") for w in words if w.replace('"', "")]
-        if not terms:
-            return []
-        expression = " OR ".join(f'"{t}"' for t in terms)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT rowid FROM tickets_search_fts WHERE tickets_search_fts MATCH %s"
-                           " ORDER BY rank LIMIT %s", [expression, limit])
-            return [row[0] for row in cursor.fetchall()]
-
     def install(self) -> None:
         with connection.cursor() as cursor:
             for statement in SQLITE_DDL:
@@ -94,8 +81,6 @@ class PostgresFtsBackend:
     """
 
     FIRST_WINDOW = 20_000
-    # Similar tickets are looked for among the newest: ranking every match of common words is linear in them.
-    SIMILAR_WINDOW = 200_000
 
     def ranked_ids(self, query: str, limit: int, within: Sequence[int] | None = None) -> list[int]:
         if not _WORD.search(query):
@@ -117,20 +102,6 @@ class PostgresFtsBackend:
                 if len(found) >= limit or lowest <= 0:
                     break
             return found
-
-    def any_word_ids(self, words: Sequence[str], limit: int) -> list[int]:
-        """The `limit` documents that match any of `words` best (ts_rank), newest window first: candidates for
-        similarity."""
-        terms = [re.sub(r"[^\w]", "", w) for w in words]
-        terms = [t for t in terms if t]
-        if not terms:
-            return []
-        query = " | ".join(terms)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT coalesce(max(ticket_id), 0) FROM tickets_searchdocument")
-            newest = cursor.fetchone()[0]
-            cursor.execute(POSTGRES_SIMILAR_QUERY, [query, newest - self.SIMILAR_WINDOW, limit])
-            return [row[0] for row in cursor.fetchall()]
 
     def install(self) -> None:
         with connection.cursor() as cursor:
@@ -165,12 +136,6 @@ POSTGRES_QUERY = (
     "WITH matches AS MATERIALIZED (SELECT ticket_id FROM tickets_searchdocument"
     " WHERE vector @@ websearch_to_tsquery('english', %s) AND ticket_id > %s{within})"
     " SELECT ticket_id FROM matches ORDER BY ticket_id DESC LIMIT %s"
-)
-POSTGRES_SIMILAR_QUERY = (
-    "WITH q AS (SELECT to_tsquery('english', %s) AS q),"
-    " matches AS MATERIALIZED (SELECT ticket_id, vector FROM tickets_searchdocument, q"
-    " WHERE vector @@ q.q AND ticket_id > %s)"
-    " SELECT ticket_id FROM matches, q ORDER BY ts_rank(vector, q.q) DESC, ticket_id DESC LIMIT %s"
 )
 POSTGRES_SETUP = [
     "ALTER TABLE tickets_searchdocument ADD COLUMN IF NOT EXISTS vector tsvector",

@@ -7,14 +7,19 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from outcomedesk.assist import queries, services
-from outcomedesk.assist.models import Outcome, SuggestionKind
+from outcomedesk.accounts.queries import access_for
+from outcomedesk.assist import patterns, queries, services, writing
+from outcomedesk.assist.models import DraftStatus, Outcome, PatternKind, PatternStatus, SuggestionKind
 from outcomedesk.core.errors import ServiceError
 from outcomedesk.tickets.models import Ticket
 from outcomedesk.tickets.queries import can_work, get_visible_ticket
 from outcomedesk.web.views import _user, agent_required
+
+SUMMARY_LABELS = (("happened", "What happened"), ("tried", "What was tried"), ("state", "Where it stands"),
+                  ("next", "Next step"))
 
 
 def _workable(request: HttpRequest, number: str) -> Ticket:
@@ -31,13 +36,18 @@ def _workable(request: HttpRequest, number: str) -> Ticket:
 def panel(request: HttpRequest, number: str) -> HttpResponse:
     ticket = _workable(request, number)
     suggestions = [queries.suggestion_dict(s) for s in queries.open_suggestions(ticket)]
+    summary = queries.summary_dict(writing.summarize(ticket))
     return render(request, "web/partials/assist_panel.html", {
         "ticket": ticket,
         "fields": [s for s in suggestions if s["kind"] == SuggestionKind.FIELD],
         "duplicates": [s for s in suggestions if s["kind"] == SuggestionKind.DUPLICATE
                        and s["outcome"] == Outcome.OPEN],
         "similar": queries.similar_dicts(_user(request), ticket),
+        "summary": summary,
+        "summary_lines": [(label, summary["sections"].get(name)) for name, label in SUMMARY_LABELS
+                          if summary["sections"].get(name)],
         "open": Outcome.OPEN,
+        "can_draft": ticket.state in ("resolved", "closed"),
     })
 
 
@@ -54,3 +64,58 @@ def decide(request: HttpRequest, number: str, suggestion_id: int) -> HttpRespons
         verb = "Applied" if accept else "Dismissed"
         messages.success(request, f"{verb} the suggestion {done.display}.")
     return redirect("web:ticket", ticket.number)
+
+
+@agent_required
+@require_POST
+def draft(request: HttpRequest, number: str) -> HttpResponse:
+    ticket = _workable(request, number)
+    try:
+        made = writing.draft_article(_user(request), [ticket])
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("web:ticket", ticket.number)
+    messages.success(request, f"Drafted \u201c{made.title}\u201d: it waits for review.")
+    return redirect(f"{reverse('web:assist_home')}#draft-{made.pk}")
+
+
+@agent_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Patterns among recent incidents and knowledge drafts of the desks the agent works on."""
+    user = _user(request)
+    found = queries.patterns_for(user)
+    return render(request, "web/assist.html", {
+        "problem_candidates": [p for p in found if p.kind == PatternKind.PROBLEM_CANDIDATE],
+        "spikes": [p for p in found if p.kind == PatternKind.SPIKE],
+        "gaps": [p for p in found if p.kind == PatternKind.KNOWLEDGE_GAP],
+        "drafts": queries.drafts_for(user, status=DraftStatus.IN_REVIEW),
+        "reviewed": [d for d in queries.drafts_for(user)
+                     if d.status != DraftStatus.IN_REVIEW][:20],
+        "manager_desks": access_for(user).manager_desk_ids,
+        "is_service_manager": access_for(user).is_service_manager,
+    })
+
+
+@agent_required
+@require_POST
+def review(request: HttpRequest, draft_id: int) -> HttpResponse:
+    try:
+        done = writing.review_draft(_user(request), draft_id, request.POST.get("decision") == "approve",
+                                    request.POST.get("note", ""))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{done.get_status_display()}: {done.title}.")
+    return redirect("web:assist_home")
+
+
+@agent_required
+@require_POST
+def pattern(request: HttpRequest, pattern_id: int) -> HttpResponse:
+    status = PatternStatus.ACTED if request.POST.get("decision") == "acted" else PatternStatus.DISMISSED
+    try:
+        patterns.decide(_user(request), pattern_id, status)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("web:assist_home")
