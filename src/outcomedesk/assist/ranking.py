@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from outcomedesk.assist import semantic
 from outcomedesk.assist.retrieval import Document, LexicalIndex, RetrievalError
+from outcomedesk.assist.similar import CANDIDATES
 from outcomedesk.assist.triage import join_text
 
 
@@ -35,21 +37,32 @@ def text_of(row: dict[str, Any]) -> str:
 
 def rank_files(corpus_path: Path, queries_path: Path, limit: int = 10) -> dict[str, list[str]]:
     """{query id: [document ids, best first]}. With `candidates`, every candidate is ranked (those sharing
-    nothing with the query last, in the order given)."""
+    nothing with the query last, in the order given). With the semantic backend on (OUTCOMEDESK_ASSIST_
+    EMBEDDINGS), the lexical top CANDIDATES are re-ranked by meaning as the ticket retriever does."""
     corpus = read_jsonl(corpus_path, "document")
     if not corpus:
         raise RetrievalError(f"{corpus_path}: the corpus is empty")
+    queries = read_jsonl(queries_path, "query")
     index = LexicalIndex([Document(str(row["id"]), text_of(row)) for row in corpus])
+    encoder = semantic.encoder()
+    vectors = encoder.embed([text_of(row) for row in corpus]) if encoder is not None else None
     ranked: dict[str, list[str]] = {}
-    for query in read_jsonl(queries_path, "query"):
+    for query in queries:
+        text = text_of(query)
         candidates = query.get("candidates")
         if candidates is not None:
             if not isinstance(candidates, list):
                 raise RetrievalError(f"{queries_path}: query {query['id']}: candidates must be a list of ids")
             wanted = [str(c) for c in candidates]
-            found = [doc_id for doc_id, _ in index.search(text_of(query), limit=max(1, len(wanted)),
-                                                          candidates=wanted)]
-            ranked[str(query["id"])] = found + [c for c in dict.fromkeys(wanted) if c not in set(found)]
+            found = [doc_id for doc_id, _ in index.search(text, limit=max(1, len(wanted)), candidates=wanted)]
+            order = found + [c for c in dict.fromkeys(wanted) if c not in set(found) and c in index.position]
+            tail = [c for c in dict.fromkeys(wanted) if c not in index.position]
         else:
-            ranked[str(query["id"])] = [doc_id for doc_id, _ in index.search(text_of(query), limit=limit)]
+            order = [doc_id for doc_id, _ in index.search(text, limit=max(limit, CANDIDATES))]
+            tail = []
+        if encoder is not None and vectors is not None and len(order) > 1:
+            pool = order[:CANDIDATES]
+            meaning = vectors[[index.position[d] for d in pool]] @ encoder.embed([text])[0]
+            order = semantic.fuse(pool, meaning) + order[CANDIDATES:]
+        ranked[str(query["id"])] = (order + tail) if candidates is not None else order[:limit]
     return ranked

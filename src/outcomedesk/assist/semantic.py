@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
+from outcomedesk.assist.retrieval import RRF_K
+
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _cache: dict[str, Encoder | None] = {}
@@ -85,3 +87,13 @@ def encoder() -> Encoder | None:
                 log.error("assist: semantic backend off: %s", exc)
                 _cache[location] = None
         return _cache[location]
+
+
+def fuse(ranked: Sequence[str], similarity: Sequence[float] | np.ndarray, k: int = RRF_K) -> list[str]:
+    """The lexical order and the order by meaning (`similarity`, aligned with `ranked`) fused by reciprocal
+    rank."""
+    by_meaning = sorted(range(len(ranked)), key=lambda i: -float(similarity[i]))
+    score = [1.0 / (k + i + 1) for i in range(len(ranked))]
+    for position, i in enumerate(by_meaning, start=1):
+        score[i] += 1.0 / (k + position)
+    return [ranked[i] for i in sorted(range(len(ranked)), key=lambda i: -score[i])]

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from outcomedesk.assist.retrieval import RRF_K, Document, LexicalIndex
+from outcomedesk.assist.retrieval import Document, LexicalIndex
 from outcomedesk.core import clock
 from outcomedesk.tickets import search
 from outcomedesk.tickets.models import OPEN_STATES, State, Ticket
@@ -132,12 +132,7 @@ def _semantic_rerank(text: str, ranked: list[str], by_key: dict[str, Entry]) -> 
     if encoder is None or len(ranked) < 2:
         return ranked
     similarity = encoder.similarities(text, [f"{by_key[k].title}\n{by_key[k].body}" for k in ranked])
-    by_meaning = [ranked[i] for i in sorted(range(len(ranked)), key=lambda i: -similarity[i])]
-    fused: dict[str, float] = {}
-    for order in (ranked, by_meaning):
-        for position, key in enumerate(order, start=1):
-            fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + position)
-    return sorted(ranked, key=lambda k: -fused[k])
+    return semantic.fuse(ranked, similarity)
 
 
 def version() -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,8 @@ VERSION = "triage-svm-2"  # the recipe; a trained model's version adds its train
 HOLDOUT = 0.2
 KEEP_WEIGHTS = 0.1  # share of each label's weights kept, the largest by magnitude
 REFIT_ROWS = 20_000
+MAX_CHARS = 1500  # of a ticket's text read (long e-mail threads and disclaimers add time, not meaning)
+JOBS = 2  # threads training the per-label SVMs (the machines have 2 cores)
 MIN_HELD = 10  # fewer held-out tickets than this: no calibration (confidence 0, never auto-applied)
 
 
@@ -150,7 +153,7 @@ class TriageModel:
             raise TriageError("every text is empty")
         vectorizer = features()
         try:
-            matrix = vectorizer.fit_transform(texts).tocsr()
+            matrix = vectorizer.fit_transform([t[:MAX_CHARS] for t in texts]).tocsr()
         except ValueError as exc:  # e.g. no word occurs twice: min_df leaves no vocabulary
             raise TriageError(f"the texts are too short or too few to learn from ({exc})") from exc
         target = np.asarray(labels, dtype=object)
@@ -191,16 +194,36 @@ class TriageModel:
         return self
 
     def _learn(self, matrix: sparse.csr_matrix, target: np.ndarray, weights: np.ndarray | None) -> None:
-        classifier = LinearSVC(C=self.c, random_state=self.seed, tol=1e-3)
-        classifier.fit(matrix, target, sample_weight=weights)
-        coef, intercept = classifier.coef_, classifier.intercept_
-        if coef.shape[0] == 1:  # two labels: liblinear keeps one score; make it one per label
-            coef = np.vstack([-coef[0], coef[0]])
-            intercept = np.asarray([-intercept[0], intercept[0]])
+        """One linear SVM per label against the rest. With many labels, the labels are shared between JOBS
+        threads (liblinear releases the GIL): each thread's SVM sees every row, the other threads' labels
+        merged into one label of its own, so each label's problem, label against the rest, is unchanged."""
+        labels = sorted({str(y) for y in target})
+        target = np.asarray([str(y) for y in target], dtype=object)
+        shares = [labels[i::JOBS] for i in range(JOBS)] if len(labels) >= 2 * JOBS else [labels]
+
+        def learn(share: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+            mine = set(share)
+            other = "\x00rest" if len(share) < len(labels) else None
+            y = target if other is None else np.asarray([t if t in mine else other for t in target], dtype=object)
+            classifier = LinearSVC(C=self.c, random_state=self.seed, tol=1e-3)
+            classifier.fit(matrix, y, sample_weight=weights)
+            coef, intercept = classifier.coef_, classifier.intercept_
+            names = [str(c) for c in classifier.classes_]
+            if coef.shape[0] == 1:  # two labels: liblinear keeps one score; make it one per label
+                coef = np.vstack([-coef[0], coef[0]])
+                intercept = np.asarray([-intercept[0], intercept[0]])
+            keep = [i for i, name in enumerate(names) if name != other]
+            return [names[i] for i in keep], coef[keep], intercept[keep]
+
+        with ThreadPoolExecutor(len(shares)) as pool:
+            parts = list(pool.map(learn, shares))
+        found = {name: (row, bias) for names, coef, intercept in parts
+                 for name, row, bias in zip(names, coef, intercept, strict=True)}
+        self.classes = labels
+        coef = np.vstack([found[name][0] for name in labels])
         # Stored features x labels: a ticket's row times it is one sparse product, with no transposition per call.
         self.weights = _prune(coef, KEEP_WEIGHTS).T.tocsr()
-        self.intercept = intercept.astype(np.float32)
-        self.classes = [str(c) for c in classifier.classes_]
+        self.intercept = np.asarray([found[name][1] for name in labels], dtype=np.float32)
 
     def _scores(self, matrix: sparse.csr_matrix) -> np.ndarray:
         assert self.weights is not None and self.intercept is not None
@@ -222,14 +245,15 @@ class TriageModel:
             raise TriageError("the model is not trained")
         if not texts:
             return []
-        return self._predictions(self._scores(self.vectorizer.transform(texts).tocsr()), alternatives)
+        matrix = self.vectorizer.transform([t[:MAX_CHARS] for t in texts]).tocsr()
+        return self._predictions(self._scores(matrix), alternatives)
 
     def explain(self, text: str, label: str, limit: int = 6) -> list[dict[str, Any]]:
         """The words of `text` that pushed most towards `label`, with their weight: why the model chose it."""
         if self.vectorizer is None or self.weights is None or self.word_names is None or label not in self.classes:
             return []
         words_part = self.vectorizer.transformer_list[0][1]
-        row = words_part.transform([text]).tocsr()
+        row = words_part.transform([text[:MAX_CHARS]]).tocsr()
         if not row.nnz:
             return []
         picked = self.weights[row.indices][:, self.classes.index(label)].toarray().ravel()
