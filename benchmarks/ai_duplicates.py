@@ -129,8 +129,8 @@ def main() -> None:
     for name, corpus, queries, truth in (("banking77 paraphrase duplicates", b77_corpus, b77_dups, b77_truth),
                                          ("it_ticket_assignment reported again", ita_corpus, ita_dups, ita_truth)):
         started = time.perf_counter()
-        seconds = {"seconds": round(time.perf_counter() - started, 1)}
-        result[name] = score(rank_files(corpus, queries), truth) | seconds
+        found = score(rank_files(corpus, queries), truth)
+        result[name] = found | {"seconds": round(time.perf_counter() - started, 1)}
         print(name, result[name], flush=True)
     started = time.perf_counter()
     ranked = rank_files(b77_corpus, b77_queries, limit=5)
