@@ -13,6 +13,7 @@ from django.test import Client
 
 from outcomedesk.accounts.services import create_token
 from outcomedesk.assist import services as assist
+from outcomedesk.assist import similar
 from outcomedesk.assist.models import Outcome, Suggestion
 from outcomedesk.tickets import services as tickets
 from outcomedesk.tickets.models import State, Ticket
@@ -143,3 +144,19 @@ def test_models_policies_training_and_switches_for_managers(world: World, histor
         "enabled": False, "retriever": None, "input_hash": None, "tickets": []}
     assert root("put", "/assist/switches/colour", {"enabled": False}).json()["errors"][0]["field"] == "feature"
     assert dave("get", "/assist/quality").status_code == 200
+
+
+def test_the_panel_and_the_patterns_page_have_a_query_budget(world: World, history: dict,
+                                                              opened: Callable[..., Ticket],
+                                                              django_assert_max_num_queries: Any) -> None:
+    assist.train_desk(world.it, fields=["group", "category"])
+    ticket = opened("VPN certificate expired again")
+    bob = client_for(world.bob)
+    bob.get(f"/desk/tickets/{ticket.number}/assist/")  # the summary is made and stored once
+    # 14, and one full-text read per informative word of the ticket (vpn, certificate, expired).
+    words = similar.query_words(ticket.title, ticket.description)
+    assert len(words) == 3
+    with django_assert_max_num_queries(14 + len(words)):
+        assert bob.get(f"/desk/tickets/{ticket.number}/assist/").status_code == 200
+    with django_assert_max_num_queries(12):
+        assert bob.get("/desk/assist/").status_code == 200

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from outcomedesk.assist import semantic
 from outcomedesk.assist.retrieval import Document, LexicalIndex, RetrievalError
 from outcomedesk.assist.similar import CANDIDATES
@@ -61,8 +63,12 @@ def rank_files(corpus_path: Path, queries_path: Path, limit: int = 10) -> dict[s
             order = [doc_id for doc_id, _ in index.search(text, limit=max(limit, CANDIDATES))]
             tail = []
         if encoder is not None and vectors is not None and len(order) > 1:
+            query_vector = encoder.embed([text])[0]
             pool = order[:CANDIDATES]
-            meaning = vectors[[index.position[d] for d in pool]] @ encoder.embed([text])[0]
-            order = semantic.fuse(pool, meaning) + order[CANDIDATES:]
+            if candidates is None:  # the whole corpus is embedded: the nearest by meaning join the pool
+                nearest = np.argsort(-(vectors @ query_vector))[:CANDIDATES]
+                pool += [index.ids[i] for i in nearest if index.ids[i] not in set(pool)]
+            meaning = vectors[[index.position[d] for d in pool]] @ query_vector
+            order = semantic.fuse(pool, meaning) + [d for d in order[CANDIDATES:] if d not in set(pool)]
         ranked[str(query["id"])] = (order + tail) if candidates is not None else order[:limit]
     return ranked

@@ -2,13 +2,13 @@
 over pluggable corpora.
 
 A corpus gives candidates for a text. For tickets, the database's full-text index (SQLite FTS5, PostgreSQL
-tsvector) is asked, word by word, for the newest tickets holding each informative word of the text: a bounded
-read per word, however large the table. A word that returns fewer tickets than asked for is rare and counts
-more; the tickets sharing the most weight are the candidates, with the reader's visibility applied in SQL. The retriever
-re-ranks them with `LexicalIndex` (BM25 on stemmed words fused with character grams by reciprocal rank) and,
-when the semantic backend is on, with sentence embeddings fused the same way. Each hit carries a score
-(character-gram cosine, 0 to 1), the words it shares with the text and the passage where they meet. A
-knowledge base is one more `Corpus` class, not new retrieval code.
+tsvector) is asked, word by word, for up to WORD_HITS tickets holding each informative word of the text, the
+newest first: a bounded read per word, however large the table. A word that returns fewer tickets than asked for
+is rare and counts more; the tickets sharing the most weight are the candidates, with the reader's visibility
+applied in SQL. The retriever re-ranks them with `LexicalIndex` (BM25 on stemmed words fused with character
+grams by reciprocal rank) and, when the semantic backend is on, with sentence embeddings fused the same way.
+Each hit carries a score (character-gram cosine, 0 to 1), the words it shares with the text and the passage
+where they meet. A knowledge base is one more `Corpus` class, not new retrieval code.
 """
 
 from __future__ import annotations
@@ -75,10 +75,8 @@ def query_words(title: str, body: str = "", limit: int = QUERY_WORDS) -> list[st
 
 def candidate_ids(words: Sequence[str], limit: int) -> list[int]:
     """Tickets sharing the most (rarity-weighted) words, from one bounded full-text read per word."""
-    backend = search.backend()
     weight: dict[int, float] = {}
-    for word in words:
-        ids = backend.ranked_ids(word, WORD_HITS)
+    for ids in search.backend().word_ids(words, WORD_HITS).values():
         if not ids:
             continue
         # All of a rare word's tickets are here (fewer than asked for): it says more about the text.
@@ -110,6 +108,8 @@ def rank(corpus: Corpus, text: str, limit: int = 5, min_score: float = 0.0) -> l
     by_key = {e.key: e for e in entries}
     scores = index.similarity(text)
     ranked = [key for key, _ in index.search(text, limit=len(entries))]
+    # Candidates sharing nothing with the text come last: only the semantic backend can lift them.
+    ranked += [e.key for e in entries if e.key not in set(ranked)]
     ranked = _semantic_rerank(text, ranked, by_key)
     hits = []
     for key in ranked:
