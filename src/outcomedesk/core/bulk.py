@@ -37,3 +37,13 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequenc
                         values[i] = adapt(value)
                 prepared.append(values)
             cursor.executemany(sql, prepared)
+
+
+def refresh_statistics(*models: Any) -> None:
+    """After a bulk write, PostgreSQL's planner statistics of these tables (ANALYZE), so that the queries that
+    follow (the insights figures) are planned on the rows that are there, not on autovacuum's timing: without
+    them the escalation figure over an imported log took over a minute instead of milliseconds."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE " + ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models))

@@ -31,7 +31,7 @@ from django.utils.text import slugify
 
 from outcomedesk.accounts.models import Desk
 from outcomedesk.accounts.services import ensure_groups, ensure_people
-from outcomedesk.core.bulk import insert_rows
+from outcomedesk.core.bulk import insert_rows, refresh_statistics
 from outcomedesk.core.models import AuditEvent, Channel
 from outcomedesk.tickets.models import (
     DONE_STATES,
@@ -515,6 +515,7 @@ def import_events(
         if on_record:
             on_record(len(chunk))
     report.rejected.sort(key=lambda r: r.row)
+    refresh_statistics(Ticket, AuditEvent)
     return report
 
 
