@@ -728,17 +728,20 @@ def measure_lanes(name: str, scope: Any, period: Any, now: datetime, runs: int) 
 
 
 def cases(now: datetime) -> list[tuple[str, Any, Any]]:
+    from outcomedesk.accounts import policy
     from outcomedesk.accounts.models import User
-    from outcomedesk.accounts.queries import access_for
     from outcomedesk.insights import periods
-    from outcomedesk.insights.scope import insights_desks, resolve_scope
+    from outcomedesk.insights.scope import resolve_scope
 
     today = now.astimezone(periods.zone()).date()
     last = today.replace(day=1) - timedelta(days=1)
     month = periods.month(last.year, last.month)
     quarter = periods.between((today - timedelta(days=90)).isoformat(), (today - timedelta(days=1)).isoformat())
-    it = resolve_scope(insights_desks(access_for(User.objects.get(username=IT_MANAGER))), desk="it")
-    org = resolve_scope(insights_desks(access_for(User.objects.get(username=ORG_MANAGER))))
+    def figure_desks(username: str) -> frozenset[int]:
+        return policy.desk_ids(User.objects.get(username=username), policy.VIEW, policy.Kind.FIGURES)
+
+    it = resolve_scope(figure_desks(IT_MANAGER), desk="it")
+    org = resolve_scope(figure_desks(ORG_MANAGER))
     return [("IT desk, last month", it, month), ("IT desk, last 90 days", it, quarter),
             ("organisation, last month", org, month)]
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from outcomedesk.accounts import services as accounts
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
+from outcomedesk.accounts.policy import OPERATOR
 from outcomedesk.cmdb import services as cmdb
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.tickets import services as tickets
@@ -71,7 +72,7 @@ BERLIN_OFFICE = {
 def make_calendar(name: str | None = None, definition: dict[str, Any] | None = None) -> Any:
     from outcomedesk.sla import services as sla
 
-    return sla.save_calendar(None, name or f"Calendar {next(_seq)}", definition or BERLIN_OFFICE)
+    return sla.save_calendar(OPERATOR, name or f"Calendar {next(_seq)}", definition or BERLIN_OFFICE)
 
 
 def make_policy(name: str | None = None, *, targets: dict[str, int] | list[dict[str, Any]] | None = None,
@@ -82,4 +83,4 @@ def make_policy(name: str | None = None, *, targets: dict[str, int] | list[dict[
     values.setdefault("pause_reasons", ["requester", "vendor"])
     if isinstance(targets, dict) or targets is None:
         targets = [{"metric": m, "priority": None, "minutes": v} for m, v in (targets or {}).items()]
-    return sla.save_policy(None, {"name": name or f"Policy {next(_seq)}", **values}, targets=targets)
+    return sla.save_policy(OPERATOR, {"name": name or f"Policy {next(_seq)}", **values}, targets=targets)

@@ -169,11 +169,11 @@ def test_a_share_of_resolutions_is_surveyed_and_answered(seeded: DemoSummary) ->
 
 
 def test_the_demo_has_an_executive_who_sees_the_figures(seeded: DemoSummary) -> None:
-    from outcomedesk.insights.access import can_see_insights
+    from outcomedesk.accounts import policy
 
     erin = User.objects.get(username="erin")
     assert erin.is_executive and not erin.desk_memberships.exists()
-    assert can_see_insights(erin)
+    assert policy.can(erin, policy.VIEW, policy.Capability.INSIGHTS)
     assert "erin" in {username for username, _, _ in seeded.logins}
     assert list(User.objects.filter(is_executive=True)) == [erin]
 

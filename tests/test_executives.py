@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import User
-from outcomedesk.insights.access import can_see_insights
 from tests import factories as f
 from tests.conftest import World, client_for
 from tests.test_api import Api
@@ -17,14 +17,14 @@ pytestmark = pytest.mark.django_db
 
 def test_nobody_is_an_executive_unless_made_one(world: World) -> None:
     assert not User.objects.filter(is_executive=True).exists()
-    assert not can_see_insights(world.alice)
+    assert not policy.can(world.alice, policy.VIEW, policy.Capability.INSIGHTS)
 
 
 def test_an_executive_sees_insights_without_working_on_a_desk(world: World) -> None:
     erin = f.make_user("erin")
     erin.is_executive = True
     erin.save(update_fields=["is_executive"])
-    assert can_see_insights(User.objects.get(username="erin"))
+    assert policy.can(User.objects.get(username="erin"), policy.VIEW, policy.Capability.INSIGHTS)
 
 
 def test_an_executives_figures_cover_every_non_confidential_desk_and_no_confidential_one(world: World) -> None:

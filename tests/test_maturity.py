@@ -155,10 +155,15 @@ def test_a_desk_manager_assesses_their_own_desk_only(world: World) -> None:
     assert Assessment.objects.count() == 2
 
 
-def test_service_managers_and_admins_assess_any_scope(world: World, sam: User) -> None:
-    record_assessment(sam, "incident", uniform(), desk=world.hr)
+def test_service_managers_and_admins_assess_the_organisation_and_every_desk_but_a_confidential_one(
+    world: World, sam: User,
+) -> None:
+    record_assessment(sam, "incident", uniform(), desk=world.it)
     record_assessment(sam, "incident", uniform())
     record_assessment(world.root, "knowledge", uniform(PRACTICES[4]), desk=world.it.pk)
+    for outsider in (sam, world.root):  # HR's practices are assessed by HR's own managers
+        with pytest.raises(NotAllowed):
+            record_assessment(outsider, "incident", uniform(), desk=world.hr)
     assert Assessment.objects.count() == 3
 
 

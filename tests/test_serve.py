@@ -12,6 +12,7 @@ from celery import current_app
 from django.core import mail
 from django.utils import timezone
 
+from outcomedesk.accounts.policy import OPERATOR
 from outcomedesk.core import clock
 from outcomedesk.core.management.commands.serve import start_embedded_beat
 from outcomedesk.sla import services as sla
@@ -44,7 +45,7 @@ def test_the_schedule_sweeps_every_minute_and_closes_resolved_tickets_at_night()
 def test_the_embedded_beat_sweeps_due_targets_in_this_process(world: World, every_second: object,
                                                                tmp_path: Path) -> None:
     policy = f.make_policy("IT response", desk=world.it, targets={"response": 60})
-    sla.save_escalation_rule(None, {"name": "Breach", "policy": policy.pk, "metric": "response",
+    sla.save_escalation_rule(OPERATOR, {"name": "Breach", "policy": policy.pk, "metric": "response",
                                     "at_percent": 100, "action": "notify_managers"})
     with clock.at(timezone.now() - timedelta(hours=2)):
         ticket = f.make_ticket(world.alice, world.it)

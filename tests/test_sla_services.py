@@ -10,6 +10,7 @@ import pytest
 from django.core import mail
 from django.test import TestCase
 
+from outcomedesk.accounts.policy import OPERATOR
 from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput, NotAllowed
 from outcomedesk.sla import queries
@@ -142,9 +143,9 @@ def test_the_explanation_names_the_start_the_days_and_the_pauses(world: World, i
 
 def test_the_sweep_marks_at_risk_and_breached_and_fires_each_escalation_once(world: World, it_policy: SlaPolicy
                                                                               ) -> None:
-    sla.save_escalation_rule(None, {"name": "Warn assignee", "policy": it_policy.pk, "metric": "resolution",
+    sla.save_escalation_rule(OPERATOR, {"name": "Warn assignee", "policy": it_policy.pk, "metric": "resolution",
                                     "at_percent": 75, "action": "notify_assignee"})
-    sla.save_escalation_rule(None, {"name": "Tell manager", "policy": it_policy.pk, "metric": "resolution",
+    sla.save_escalation_rule(OPERATOR, {"name": "Tell manager", "policy": it_policy.pk, "metric": "resolution",
                                     "at_percent": 100, "action": "notify_managers"})
     with clock.at(at("2026-06-09T09:00")):
         ticket = tickets.open_ticket(world.bob, desk=world.it, title="Printer", requester=world.alice,
@@ -169,7 +170,7 @@ def test_the_sweep_marks_at_risk_and_breached_and_fires_each_escalation_once(wor
 
 def test_an_escalation_can_raise_the_priority_which_recomputes_the_target(world: World, it_policy: SlaPolicy
                                                                          ) -> None:
-    sla.save_escalation_rule(None, {"name": "Raise", "policy": it_policy.pk, "metric": "response",
+    sla.save_escalation_rule(OPERATOR, {"name": "Raise", "policy": it_policy.pk, "metric": "response",
                                     "at_percent": 100, "action": "raise_priority"})
     with clock.at(at("2026-06-09T09:00")):
         ticket = f.make_ticket(world.alice, world.it, impact=2, urgency=2)  # P3
@@ -192,9 +193,9 @@ def ticket_events(ticket: Ticket) -> list:  # type: ignore[type-arg]
 
 
 def test_business_hours_only_notifications_wait_for_the_calendar(world: World, it_policy: SlaPolicy) -> None:
-    sla.save_escalation_rule(None, {"name": "Polite", "policy": it_policy.pk, "metric": "response",
+    sla.save_escalation_rule(OPERATOR, {"name": "Polite", "policy": it_policy.pk, "metric": "response",
                                     "at_percent": 100, "action": "notify_managers", "business_hours_only": True})
-    sla.save_escalation_rule(None, {"name": "Urgent", "policy": it_policy.pk, "metric": "response",
+    sla.save_escalation_rule(OPERATOR, {"name": "Urgent", "policy": it_policy.pk, "metric": "response",
                                     "at_percent": 101, "action": "notify_assignee"})
     with clock.at(at("2026-06-12T16:00")):  # Friday; the response is due at 17:00
         tickets.open_ticket(world.bob, desk=world.it, title="Printer", requester=world.alice,
@@ -215,7 +216,7 @@ def test_recompute_after_a_calendar_fix_moves_running_deadlines(world: World, it
         ticket = f.make_ticket(world.alice, world.it)
     assert target(ticket).deadline == at("2026-06-11T10:00")
     definition = dict(office.definition, extra_holidays=["2026-06-10"])
-    sla.save_calendar(None, office.name, definition, calendar=office)
+    sla.save_calendar(OPERATOR, office.name, definition, calendar=office)
     assert sla.recompute_active(calendar=office, now=at("2026-06-09T09:05")) == 2
     assert target(ticket).deadline == at("2026-06-12T10:00")
 
@@ -227,7 +228,7 @@ def test_repair_replays_history_after_a_policy_change(world: World, it_policy: S
         tickets.change_state(world.bob, ticket, "pending", pending_reason="vendor")
     with clock.at(at("2026-06-09T11:00")):
         tickets.change_state(world.bob, ticket, "in_progress")
-    sla.save_policy(None, {"pause_reasons": ["requester"]}, policy=it_policy)  # vendor waits now count
+    sla.save_policy(OPERATOR, {"pause_reasons": ["requester"]}, policy=it_policy)  # vendor waits now count
     assert len(target(ticket).pauses) == 1  # nothing changes until the repair
     assert sla.repair(sla.tickets_of_policy(it_policy), now=at("2026-06-09T11:00")) == 1
     assert target(ticket).pauses == []
@@ -249,13 +250,13 @@ def test_the_timeline_shows_running_paused_and_breached_stretches(world: World, 
 
 def test_bad_calendars_and_policies_are_refused_naming_the_field_and_nothing_is_stored(world: World) -> None:
     with pytest.raises(InvalidInput) as err:
-        sla.save_calendar(None, "Bad", {"timezone": "Mars/Olympus", "hours": "24x7"})
+        sla.save_calendar(OPERATOR, "Bad", {"timezone": "Mars/Olympus", "hours": "24x7"})
     assert "definition.timezone" in err.value.errors
     with pytest.raises(InvalidInput) as err:
-        sla.save_calendar(None, "Bad", {"hours": {"mon": [["09:00", "12:00"], ["11:00", "13:00"]]}})
+        sla.save_calendar(OPERATOR, "Bad", {"hours": {"mon": [["09:00", "12:00"], ["11:00", "13:00"]]}})
     assert "definition.hours.mon[1]" in err.value.errors
     with pytest.raises(InvalidInput) as err:
-        sla.save_calendar(None, "Bad", {"holidays": {"country": "XX"}})
+        sla.save_calendar(OPERATOR, "Bad", {"holidays": {"country": "XX"}})
     assert "definition.holidays.country" in err.value.errors
     with pytest.raises(InvalidInput) as err:
         f.make_policy("Bad", targets=[{"metric": "resolution", "priority": None, "minutes": -5}])
@@ -366,7 +367,7 @@ def test_a_repair_is_queued_only_by_service_managers(world: World, it_policy: Sl
 
 
 def test_delivery_goes_on_batch_after_batch_and_sends_each_firing_once(world: World, it_policy: SlaPolicy) -> None:
-    sla.save_escalation_rule(None, {"name": "Managers", "policy": it_policy.pk, "metric": "response",
+    sla.save_escalation_rule(OPERATOR, {"name": "Managers", "policy": it_policy.pk, "metric": "response",
                                     "at_percent": 100, "action": "notify_managers"})
     with clock.at(at("2026-06-09T09:00")):
         for _ in range(5):
@@ -395,6 +396,6 @@ def test_a_rule_added_later_fires_for_targets_already_past_its_share(world: Worl
         ticket = f.make_ticket(world.alice, world.it)
     assert target(ticket, "response").next_check_at == at("2026-06-09T09:45")  # at risk at 75 %
     with clock.at(at("2026-06-09T11:00")), TestCase.captureOnCommitCallbacks(execute=True):
-        sla.save_escalation_rule(None, {"name": "Late", "policy": it_policy.pk, "metric": "response",
+        sla.save_escalation_rule(OPERATOR, {"name": "Late", "policy": it_policy.pk, "metric": "response",
                                         "at_percent": 50, "action": "notify_managers"})
     assert len(sweep(at("2026-06-09T11:00")).fired) == 1

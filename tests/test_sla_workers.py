@@ -27,6 +27,7 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
+from outcomedesk.accounts.policy import OPERATOR
 from outcomedesk.core import clock
 from outcomedesk.sla import services as sla
 from outcomedesk.sla.models import EscalationFiring, EscalationRule, TicketTarget
@@ -166,7 +167,7 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
 def _escalating_policy(world: World, metrics: dict[str, int], percents: tuple[int, ...]) -> list[EscalationRule]:
     """An IT policy with the targets `metrics` and an escalation rule (notify the managers: Dave) at each share."""
     policy = f.make_policy("IT", desk=world.it, targets=metrics)
-    return [sla.save_escalation_rule(None, {"name": f"At {p} %", "policy": policy.pk, "metric": "",
+    return [sla.save_escalation_rule(OPERATOR, {"name": f"At {p} %", "policy": policy.pk, "metric": "",
                                             "at_percent": p, "action": "notify_managers"}) for p in percents]
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Schema
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import AssignmentGroup, Desk
-from outcomedesk.accounts.queries import access_for
 
 router = Router(tags=["people and desks"])
 
@@ -47,11 +47,11 @@ class GroupOut(Schema):
 @router.get("/me", response=MeOut)
 def me(request: HttpRequest) -> dict[str, Any]:
     user: Any = request.user
-    access = access_for(user)
+    roles = policy.roles(user)
     return {
         "id": user.pk, "username": user.username, "name": str(user), "email": user.email,
-        "is_agent": access.is_agent, "is_service_manager": access.is_service_manager, "is_admin": access.is_admin,
-        "desks": sorted(Desk.objects.filter(pk__in=access.agent_desk_ids).values_list("slug", flat=True)),
+        "is_agent": roles.agent, "is_service_manager": roles.service_manager, "is_admin": roles.admin,
+        "desks": sorted(Desk.objects.filter(pk__in=policy.desk_ids(user, policy.WORK)).values_list("slug", flat=True)),
     }
 
 
@@ -62,6 +62,6 @@ def desks(request: HttpRequest) -> Any:
 
 @router.get("/groups", response=list[GroupOut], summary="Assignment groups of the desks you work on")
 def groups(request: HttpRequest, desk: str = "") -> Any:
-    access = access_for(request.user)
-    qs = AssignmentGroup.objects.filter(is_active=True, desk_id__in=access.agent_desk_ids).select_related("desk")
+    mine = policy.desk_ids(request.user, policy.WORK)
+    qs = AssignmentGroup.objects.filter(is_active=True, desk_id__in=mine).select_related("desk")
     return qs.filter(desk__slug=desk) if desk else qs

@@ -13,14 +13,14 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import Desk, User
-from outcomedesk.accounts.queries import access_for
 from outcomedesk.assist import patterns, queries, services, switches, writing
 from outcomedesk.assist.models import TriageField
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.core.models import Channel
 from outcomedesk.tickets.models import Ticket
-from outcomedesk.tickets.queries import can_work, get_visible_ticket
+from outcomedesk.tickets.queries import get_visible_ticket
 
 router = Router(tags=["assist"])
 
@@ -106,7 +106,7 @@ def _ticket_for_work(request: HttpRequest, number: str) -> Ticket:
     ticket = get_visible_ticket(request.user, number)
     if ticket is None:
         raise NotFound(f"no ticket {number}")
-    if not can_work(request.user, ticket):
+    if not policy.can(request.user, policy.WORK, ticket):
         raise NotAllowed(f"only agents of the {ticket.desk.name} desk see its AI suggestions")
     return ticket
 
@@ -119,10 +119,11 @@ def _desk(slug: str) -> Desk:
 
 
 def _manage(request: HttpRequest, desk: Desk) -> None:
-    access = access_for(request.user)
-    if not (access.manages(desk.pk) or access.is_service_manager or access.is_admin):
-        raise NotFound(f"no desk {desk.slug!r}") if desk.confidential and not access.works_on(desk.pk) else \
-            NotAllowed(f"only managers of the {desk.name} desk and service managers see its AI settings")
+    if policy.can(request.user, policy.MANAGE, desk):
+        return
+    if not policy.can(request.user, policy.VIEW, desk):
+        raise NotFound(f"no desk {desk.slug!r}")
+    raise NotAllowed(f"only managers of the {desk.name} desk and service managers see its AI settings")
 
 
 @router.get("/tickets/{number}/suggestions", response=list[SuggestionOut], summary="A ticket's AI suggestions")
@@ -195,17 +196,14 @@ def set_policy(request: HttpRequest, desk: str, field: str, payload: PolicyIn) -
 @router.get("/quality", response=dict[str, dict[str, Any]],
             summary="How agents received the suggestions, per field (the AI's live precision)")
 def quality(request: HttpRequest) -> dict[str, dict[str, Any]]:
-    access = access_for(request.user)
-    if access.is_service_manager or access.is_admin:
-        return services.live_quality()
-    if not access.manager_desk_ids:
+    if not policy.can(request.user, policy.VIEW, policy.Capability.ASSIST):
         raise NotAllowed("only desk managers and service managers see the AI's quality")
-    return services.live_quality(access.manager_desk_ids)
+    return services.live_quality(policy.desk_ids(request.user, policy.MANAGE))
 
 
 @router.get("/switches", response=dict[str, dict[str, Any]], summary="Each AI feature: on or off, and why")
 def get_switches(request: HttpRequest) -> dict[str, dict[str, Any]]:
-    if not access_for(request.user).is_admin:
+    if not policy.can(request.user, policy.ADMINISTER, policy.Capability.ASSIST_SWITCHES):
         raise NotAllowed("only platform admins see the AI switches")
     return switches.states()
 

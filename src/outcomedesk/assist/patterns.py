@@ -208,13 +208,13 @@ def detect_all(now: datetime | None = None) -> int:
 def decide(actor: Any, pattern_id: int, status: str) -> Pattern:
     """A desk's agent marks a pattern dismissed (not a pattern) or acted on (a problem was raised, an article
     written); a dismissed pattern stays dismissed in later runs."""
-    from outcomedesk.accounts.queries import access_for
+    from outcomedesk.accounts import policy
     from outcomedesk.core.audit import AuditBatch
     from outcomedesk.core.errors import InvalidInput
     from outcomedesk.core.models import Channel
 
     row = Pattern.objects.filter(pk=pattern_id).first()
-    if row is None or not access_for(actor).works_on(row.desk_id):
+    if row is None or not policy.can(actor, policy.WORK, row):
         raise InvalidInput({"pattern": f"no pattern {pattern_id}"})
     if status not in (PatternStatus.DISMISSED, PatternStatus.ACTED):
         raise InvalidInput({"status": f"must be dismissed or acted, not {status!r}"})

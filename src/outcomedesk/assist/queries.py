@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import Desk
-from outcomedesk.accounts.queries import access_for
 from outcomedesk.assist import similar
 from outcomedesk.assist.models import (
     Feature,
@@ -56,12 +56,11 @@ def similar_dicts(reader: Any, ticket: Ticket, limit: int = 5) -> dict[str, Any]
 
 
 def models_for(user: Any, desk: Desk | None = None) -> list[TrainedModel]:
-    access = access_for(user)
-    rows = TrainedModel.objects.select_related("desk", "trained_by").defer("blob")
-    if not (access.is_service_manager or access.is_admin):
-        if not access.manager_desk_ids:
-            raise NotAllowed("only desk managers and service managers see the AI's models")
-        rows = rows.filter(desk_id__in=access.manager_desk_ids)
+    """The models of the desks `user` manages."""
+    if not policy.can(user, policy.VIEW, policy.Capability.ASSIST):
+        raise NotAllowed("only desk managers and service managers see the AI's models")
+    rows = policy.restrict(TrainedModel.objects.select_related("desk", "trained_by").defer("blob"), user,
+                           policy.MANAGE)
     if desk is not None:
         rows = rows.filter(desk=desk)
     return list(rows)
@@ -85,17 +84,8 @@ def _coverage(model: TrainedModel, threshold: float) -> dict[str, float] | None:
     return points[-1] if points else None
 
 
-def readable_desk_ids(user: Any) -> set[int] | None:
-    """Desks whose drafts and patterns `user` reads: their own; service managers and admins every
-    non-confidential one too. None: no restriction beyond confidentiality."""
-    access = access_for(user)
-    if access.is_service_manager or access.is_admin:
-        return set(access.agent_desk_ids) | set(Desk.objects.filter(confidential=False).values_list("pk", flat=True))
-    return set(access.agent_desk_ids)
-
-
 def drafts_for(user: Any, desk: Desk | None = None, status: str | None = None) -> list[KnowledgeDraft]:
-    rows = KnowledgeDraft.objects.filter(desk_id__in=readable_desk_ids(user) or set()).select_related("desk")
+    rows = policy.restrict(KnowledgeDraft.objects.select_related("desk"), user)
     if desk is not None:
         rows = rows.filter(desk=desk)
     if status:
@@ -113,7 +103,7 @@ def draft_dict(d: KnowledgeDraft) -> dict[str, Any]:
 
 def patterns_for(user: Any, desk: Desk | None = None, kind: str | None = None,
                  status: str = PatternStatus.OPEN) -> list[Pattern]:
-    rows = Pattern.objects.filter(desk_id__in=readable_desk_ids(user) or set()).select_related("desk")
+    rows = policy.restrict(Pattern.objects.select_related("desk"), user)
     if desk is not None:
         rows = rows.filter(desk=desk)
     if kind:

@@ -1,9 +1,10 @@
 """The one write path of the AI: training triage models, setting policies, triaging a ticket after it is
 saved, and recording what agents did with each suggestion.
 
-The AI acts as a user (`assistant()`): an account that cannot log in, which becomes an agent of a desk when
-a service manager lets it apply values there, and changes tickets through `tickets.services.update_ticket`
-like anybody else, so that the audit trail, the SLA engine and the version guard see it as they see a person.
+The AI acts as a user (`assistant()`): an account that cannot log in, whose rights the access policy declares
+(it reads and works every desk's tickets, and manages nothing), and changes tickets through
+`tickets.services.update_ticket` like anybody else, so that the audit trail, the SLA engine and the version
+guard see it as they see a person.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from outcomedesk.accounts.models import Desk, DeskMembership, DeskRole, User
-from outcomedesk.accounts.queries import access_for
+from outcomedesk.accounts import policy
+from outcomedesk.accounts.models import Desk, User
 from outcomedesk.assist import similar, store
 from outcomedesk.assist.evaluation import figures
 from outcomedesk.assist.models import (
@@ -71,12 +72,6 @@ def assistant() -> User:
     return user
 
 
-def _join_desk(bot: User, desk_id: int) -> None:
-    if not DeskMembership.objects.filter(user=bot, desk_id=desk_id).exists():
-        DeskMembership.objects.create(user=bot, desk_id=desk_id, role=DeskRole.AGENT)
-        bot.__dict__.pop("_outcomedesk_access", None)
-
-
 # --- text the models read -----------------------------------------------------------------------------------
 
 def ticket_text(title: str, description: str, department: str = "") -> str:
@@ -119,11 +114,10 @@ def _training_rows(desk: Desk, field: str, limit: int) -> tuple[list[str], list[
     return texts, labels, corrected
 
 
-def train_field(desk: Desk, field: str, *, actor: User | None = None, limit: int | None = None,
+def train_field(desk: Desk, field: str, *, actor: policy.Actor = policy.SCHEDULER, limit: int | None = None,
                 progress: Callable[[str], None] | None = None) -> TrainedModel | TrainingSkipped:
     """Train, measure on held-out tickets, store and activate the triage model of one field of one desk."""
-    if actor is not None and not (access_for(actor).manages(desk.pk) or access_for(actor).is_service_manager
-                                  or access_for(actor).is_admin):
+    if not policy.can(actor, policy.MANAGE, desk):
         raise NotAllowed(f"only a manager of the {desk.name} desk or a service manager may train its models")
     if field not in TriageField.values:
         raise InvalidInput({"field": f"must be one of {', '.join(TriageField.values)}, not {field!r}"})
@@ -152,17 +146,17 @@ def train_field(desk: Desk, field: str, *, actor: User | None = None, limit: int
     with transaction.atomic():
         TrainedModel.objects.filter(desk=desk, field=field, is_active=True).update(is_active=False)
         row = TrainedModel.objects.create(
-            desk=desk, field=field, version=model.version, trained_at=now, trained_by=actor,
+            desk=desk, field=field, version=model.version, trained_at=now, trained_by=policy.person(actor),
             rows=len(texts), classes=len(counts), corrections=corrected, figures=measured, blob=blob,
             size_bytes=len(blob), is_active=True,
         )
-        audit = AuditBatch("assist_model", row.pk, actor.pk if actor else None, Channel.SYSTEM, now)
+        audit = AuditBatch("assist_model", row.pk, policy.actor_id(actor), Channel.SYSTEM, now)
         audit.add("trained", field, None, f"{desk.slug} {model.version}")
         audit.save()
     return row
 
 
-def train_desk(desk: Desk, *, actor: User | None = None, fields: Iterable[str] | None = None,
+def train_desk(desk: Desk, *, actor: policy.Actor = policy.SCHEDULER, fields: Iterable[str] | None = None,
                limit: int | None = None,
                progress: Callable[[str], None] | None = None) -> list[TrainedModel | TrainingSkipped]:
     return [train_field(desk, f, actor=actor, limit=limit, progress=progress)
@@ -184,8 +178,7 @@ def activate_model(actor: User, model_id: int) -> TrainedModel:
     row = TrainedModel.objects.select_related("desk").filter(pk=model_id).first()
     if row is None:
         raise InvalidInput({"model": f"no trained model {model_id}"})
-    access = access_for(actor)
-    if not (access.manages(row.desk_id) or access.is_service_manager or access.is_admin):
+    if not policy.can(actor, policy.MANAGE, row):
         raise NotAllowed(f"only a manager of the {row.desk.name} desk or a service manager may change its models")
     now = clock.now()
     with transaction.atomic():
@@ -203,8 +196,7 @@ def activate_model(actor: User, model_id: int) -> TrainedModel:
 def set_policy(actor: User, desk: Desk, field: str, mode: str, threshold: Any = None,
                channel: str = Channel.WEB) -> Policy:
     """What the AI may do with one field of one desk; desk managers and service managers set it."""
-    access = access_for(actor)
-    if not (access.manages(desk.pk) or access.is_service_manager or access.is_admin):
+    if not policy.can(actor, policy.MANAGE, desk):
         raise NotAllowed(f"only a manager of the {desk.name} desk or a service manager may set its AI policy")
     errors: dict[str, str] = {}
     if field not in TriageField.values:
@@ -224,22 +216,20 @@ def set_policy(actor: User, desk: Desk, field: str, mode: str, threshold: Any = 
         raise InvalidInput(errors)
     now = clock.now()
     with transaction.atomic():
-        policy, _ = Policy.objects.update_or_create(
+        row, _ = Policy.objects.update_or_create(
             desk=desk, field=field,
             defaults={"mode": mode, "threshold": value, "updated_by": actor, "updated_at": now},
         )
-        if mode == PolicyMode.AUTO:
-            _join_desk(assistant(), desk.pk)
-        audit = AuditBatch("assist_policy", policy.pk, actor.pk, channel, now)
+        audit = AuditBatch("assist_policy", row.pk, actor.pk, channel, now)
         audit.add("changed", field, None, f"{desk.slug}: {mode} at {value}")
         audit.save()
-    return policy
+    return row
 
 
 def policies_for(desk_id: int) -> dict[str, tuple[str, float]]:
     found: dict[str, tuple[str, float]] = {f: DEFAULT_POLICY for f in TriageField.values}
-    for policy in Policy.objects.filter(desk_id=desk_id):
-        found[policy.field] = (policy.mode, policy.threshold)
+    for row in Policy.objects.filter(desk_id=desk_id):
+        found[row.field] = (row.mode, row.threshold)
     return found
 
 
@@ -341,7 +331,6 @@ def triage_ticket(ticket_id: int) -> list[Suggestion]:
 
 def _apply(bot: User, ticket: Ticket, made: list[Suggestion], values: dict[str, Any]) -> None:
     """Apply the confident values as the AI's own change; a person's change in between wins."""
-    _join_desk(bot, ticket.desk_id)
     token = _applying.set(True)
     try:
         with transaction.atomic():
@@ -414,7 +403,7 @@ def decide(actor: User, suggestion_id: int, accept: bool, *, channel: str = Chan
     """An agent accepts (the value is applied as their change; a duplicate is merged into the ticket it
     repeats) or rejects an open suggestion."""
     suggestion = Suggestion.objects.select_related("ticket", "ticket__desk").filter(pk=suggestion_id).first()
-    if suggestion is None or not access_for(actor).works_on(suggestion.ticket.desk_id):
+    if suggestion is None or not policy.can(actor, policy.WORK, suggestion):
         raise InvalidInput({"suggestion": f"no suggestion {suggestion_id}"})
     if suggestion.outcome != Outcome.OPEN:
         raise InvalidInput({"suggestion": f"was already {suggestion.get_outcome_display().lower()}"})

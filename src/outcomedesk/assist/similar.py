@@ -23,11 +23,11 @@ from typing import Any, Protocol
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from outcomedesk.accounts import policy
 from outcomedesk.assist.retrieval import Document, LexicalIndex
 from outcomedesk.core import clock
 from outcomedesk.tickets import search
 from outcomedesk.tickets.models import OPEN_STATES, State, Ticket
-from outcomedesk.tickets.queries import visible_tickets
 
 VERSION = "retriever-lexical-1"
 QUERY_WORDS = 8  # informative words of the text looked up in the full-text index
@@ -169,7 +169,8 @@ def _tickets(ids: Sequence[int], reader: Any | None, keep: Any) -> list[dict[str
     if not ids:
         return []
     if reader is not None:
-        visible = set(visible_tickets(reader).filter(pk__in=ids).order_by().values_list("pk", flat=True))
+        readable = policy.restrict(Ticket.objects.filter(pk__in=ids), reader)
+        visible = set(readable.order_by().values_list("pk", flat=True))
         ids = [pk for pk in ids if pk in visible]
     rows = {r["id"]: r for r in Ticket.objects.filter(pk__in=ids).order_by().values(*ENTRY_FIELDS)}
     return [rows[pk] for pk in ids if pk in rows and keep(rows[pk])]

@@ -9,8 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
-from outcomedesk.accounts.models import User
-from outcomedesk.accounts.queries import access_for
+from outcomedesk.accounts import policy
 from outcomedesk.assist.models import Feature, Switch
 from outcomedesk.core import clock
 from outcomedesk.core.audit import AuditBatch
@@ -47,10 +46,10 @@ def states() -> dict[str, dict[str, object]]:
     return found
 
 
-def set_switch(actor: User | None, feature: str, enabled: bool, reason: str = "",
+def set_switch(actor: policy.Actor, feature: str, enabled: bool, reason: str = "",
                channel: str = Channel.ADMIN) -> Switch:
-    """Turn one feature on or off; platform admins only (None: the command line, run by an operator)."""
-    if actor is not None and not access_for(actor).is_admin:
+    """Turn one feature on or off; platform admins (and the operator at the command line) only."""
+    if not policy.can(actor, policy.ADMINISTER, policy.Capability.ASSIST_SWITCHES):
         raise NotAllowed("only a platform admin may turn AI features on or off")
     if feature not in Feature.values:
         raise InvalidInput({"feature": f"must be one of {', '.join(Feature.values)}, not {feature!r}"})
@@ -58,9 +57,10 @@ def set_switch(actor: User | None, feature: str, enabled: bool, reason: str = ""
     with transaction.atomic():
         switch, _ = Switch.objects.update_or_create(
             feature=feature,
-            defaults={"enabled": enabled, "reason": reason.strip()[:300], "changed_by": actor, "changed_at": now},
+            defaults={"enabled": enabled, "reason": reason.strip()[:300], "changed_by": policy.person(actor),
+                      "changed_at": now},
         )
-        audit = AuditBatch("assist_switch", 0, actor.pk if actor else None, channel, now)
+        audit = AuditBatch("assist_switch", 0, policy.actor_id(actor), channel, now)
         audit.add("switched", feature, None, "on" if enabled else "off")
         audit.save()
     return switch

@@ -20,10 +20,16 @@ def train_models() -> int:
 
 @shared_task(ignore_result=True)
 def train_desk_models(desk_id: int, fields: list[str] | None, actor_id: int | None) -> int:
+    from outcomedesk.accounts import policy
     from outcomedesk.accounts.models import Desk, User
 
     desk = Desk.objects.get(pk=desk_id)
-    actor = User.objects.filter(pk=actor_id).first() if actor_id else None
+    actor: policy.Actor = policy.SCHEDULER
+    if actor_id is not None:
+        asker = User.objects.filter(pk=actor_id, is_active=True).first()
+        if asker is None:
+            return 0  # the person who asked is gone: their request goes with them
+        actor = asker
     found = services.train_desk(desk, actor=actor, fields=fields)
     return sum(1 for row in found if not isinstance(row, services.TrainingSkipped))
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from django.db import transaction
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import User
-from outcomedesk.accounts.queries import access_for
 from outcomedesk.assist import generation, summary
 from outcomedesk.assist.models import DraftStatus, Feature, KnowledgeDraft, Method, Summary
 from outcomedesk.assist.switches import is_enabled
@@ -144,9 +144,10 @@ def _generated_draft(client: generation.ChatClient, tickets: Sequence[Ticket]) -
     }, completion.model
 
 
-def draft_article(actor: User | None, tickets: Sequence[Ticket], *, channel: str = Channel.WEB) -> KnowledgeDraft:
-    """Draft an article from resolved tickets of one desk; it waits for review. `actor` None: the pattern
-    detector, acting for the desk."""
+def draft_article(actor: policy.Actor, tickets: Sequence[Ticket], *, channel: str = Channel.WEB
+                  ) -> KnowledgeDraft:
+    """Draft an article from resolved tickets of one desk; it waits for review. `actor`: an agent of the desk,
+    or a system principal (the demo, the pattern detector)."""
     if not is_enabled(Feature.DRAFTING):
         raise NotAllowed("knowledge drafting is switched off")
     if not tickets:
@@ -155,7 +156,7 @@ def draft_article(actor: User | None, tickets: Sequence[Ticket], *, channel: str
     if len(desks) > 1:
         raise InvalidInput({"tickets": "all tickets must belong to one desk"})
     desk_id = desks.pop()
-    if actor is not None and not access_for(actor).works_on(desk_id):
+    if desk_id not in policy.desk_ids(actor, policy.WORK, policy.Kind.DESK):
         raise NotAllowed("only agents of the desk draft articles from its tickets")
     unresolved = [t.number for t in tickets if t.state not in (State.RESOLVED, State.CLOSED)]
     if unresolved:
@@ -180,10 +181,10 @@ def draft_article(actor: User | None, tickets: Sequence[Ticket], *, channel: str
         draft = KnowledgeDraft.objects.create(
             desk_id=desk_id, title=content["title"], symptoms=content["symptoms"], cause=content["cause"],
             resolution=content["resolution"], method=method, model_name=model_name, version=version,
-            input_hash=digest, sources=content["sources"], created_by=actor, created_at=now,
+            input_hash=digest, sources=content["sources"], created_by=policy.person(actor), created_at=now,
         )
         draft.tickets.set(tickets)
-        audit = AuditBatch("knowledge_draft", draft.pk, actor.pk if actor else None, channel, now)
+        audit = AuditBatch("knowledge_draft", draft.pk, policy.actor_id(actor), channel, now)
         audit.add("drafted", "", None, f"{draft.title} from {', '.join(t.number for t in tickets)}")
         audit.save()
     return draft
@@ -193,10 +194,9 @@ def review_draft(actor: User, draft_id: int, approve: bool, note: str = "", *,
                  channel: str = Channel.WEB) -> KnowledgeDraft:
     """A desk manager (or a service manager) approves or rejects a draft waiting for review."""
     draft = KnowledgeDraft.objects.filter(pk=draft_id).first()
-    access = access_for(actor)
-    if draft is None or not (access.works_on(draft.desk_id) or access.is_service_manager):
+    if draft is None or not policy.can(actor, policy.VIEW, draft):
         raise InvalidInput({"draft": f"no draft {draft_id}"})
-    if not (access.manages(draft.desk_id) or access.is_service_manager):
+    if not policy.can(actor, policy.MANAGE, draft):
         raise NotAllowed("only the desk's managers and service managers review knowledge drafts")
     if draft.status != DraftStatus.IN_REVIEW:
         raise InvalidInput({"draft": f"was already {draft.get_status_display().lower()}"})

@@ -32,7 +32,7 @@ ALLOWED_HOSTS = env_list("OUTCOMEDESK_ALLOWED_HOSTS", ["localhost", "127.0.0.1"]
 CSRF_TRUSTED_ORIGINS = env_list("OUTCOMEDESK_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "outcomedesk.accounts.admin_apps.AdminConfig",  # the admin site, behind the access policy
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

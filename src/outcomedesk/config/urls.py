@@ -7,9 +7,6 @@ from django.urls import include, path
 from outcomedesk.api.api import api
 from outcomedesk.web import views as web_views
 
-admin.site.site_header = "Outcomedesk administration"
-admin.site.site_title = "Outcomedesk"
-
 urlpatterns = [
     path("", web_views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(template_name="web/login.html"), name="login"),

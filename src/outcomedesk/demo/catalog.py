@@ -80,9 +80,9 @@ class PersonSpec:
     desks: tuple[tuple[str, str], ...] = ()  # (desk slug, role)
     groups: tuple[tuple[str, str], ...] = ()  # (desk slug, group name)
     login: str = ""  # role description when the person is a demo login with password "demo"
-    is_superuser: bool = False
-    is_service_manager: bool = False
-    is_executive: bool = False
+    admin: bool = False
+    service_manager: bool = False
+    executive: bool = False
     is_vip: bool = False
     weight: float = 1.0  # how often they raise tickets
 
@@ -561,11 +561,11 @@ BUILDING, MOVES, SECURITY = "Building Services", "Workplace & Moves", "Security 
 AP, TE = "Accounts Payable", "Travel & Expenses"
 
 PEOPLE: tuple[PersonSpec, ...] = (
-    PersonSpec("admin", "Alex", "Admin", "IT team", login="Platform admin (superuser)", is_superuser=True,
+    PersonSpec("admin", "Alex", "Admin", "IT team", login="Platform admin (superuser)", admin=True,
                weight=0.0),
     PersonSpec("manager", "Morgan", "Reyes", "Operations", login="Service manager (sees every desk's figures)",
-               is_service_manager=True, weight=0.2),
-    PersonSpec("erin", "Erin", "Okafor", "Executive", is_executive=True, weight=0.0,
+               service_manager=True, weight=0.2),
+    PersonSpec("erin", "Erin", "Okafor", "Executive", executive=True, weight=0.0,
                login="Executive (sees the insights of every non-confidential desk)"),
     _staff("ivan.kowalski", "Ivan", "Kowalski", "it", (), role="manager"),
     _staff("it.manager", "Irene", "Moreau", "it", (SD,), role="manager",

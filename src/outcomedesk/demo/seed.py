@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts import services as accounts
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
 from outcomedesk.assist import patterns, writing
@@ -148,7 +149,7 @@ def _start_assist(base: datetime, progress: bool) -> None:
     say = print if progress else (lambda *_: None)
     with clock.at(base):
         for desk in Desk.objects.filter(is_active=True).order_by("slug"):
-            for row in assist.train_desk(desk, fields=["group", "category"]):
+            for row in assist.train_desk(desk, actor=policy.OPERATOR, fields=["group", "category"]):
                 if not isinstance(row, assist.TrainingSkipped):
                     say(f"assist: {desk.slug} {row.field} model, held-out accuracy {row.figures.get('accuracy')}")
         it = Desk.objects.get(slug="it")
@@ -159,16 +160,16 @@ def _start_assist(base: datetime, progress: bool) -> None:
             patterns.detect(desk, base)
         resolved = Ticket.objects.filter(desk=it, state=State.RESOLVED).exclude(resolution_notes="").first()
         if resolved is not None:
-            writing.draft_article(None, [resolved])
+            writing.draft_article(policy.OPERATOR, [resolved])
 
 
 def _create_service_levels() -> None:
     for name, definition in catalog.CALENDARS.items():
-        sla_services.save_calendar(None, name, definition)
+        sla_services.save_calendar(policy.OPERATOR, name, definition)
     for name, values, targets in catalog.POLICIES:
-        sla_services.save_policy(None, {"name": name, **values}, targets=targets)
+        sla_services.save_policy(policy.OPERATOR, {"name": name, **values}, targets=targets)
     for rule in catalog.ESCALATIONS:
-        sla_services.save_escalation_rule(None, rule)
+        sla_services.save_escalation_rule(policy.OPERATOR, rule)
 
 
 def _refuse_if_seeded() -> None:
@@ -216,9 +217,9 @@ def _create_organisation() -> _Organisation:
         user = accounts.create_user(
             person.username, email=person.email, display_name=person.display_name,
             password=catalog.DEMO_PASSWORD if person.login else None, check_password=False,
-            is_superuser=person.is_superuser, is_service_manager=person.is_service_manager,
+            is_superuser=person.admin, is_service_manager=person.service_manager,
             first_name=person.first, last_name=person.last, department=person.department, is_vip=person.is_vip,
-            is_executive=person.is_executive,
+            is_executive=person.executive,
         )
         for desk_slug, role in person.desks:
             accounts.add_to_desk(user, desks[desk_slug], role)

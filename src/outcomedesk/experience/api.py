@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import Field
 
-from outcomedesk.accounts.queries import access_for
+from outcomedesk.accounts import policy
 from outcomedesk.core.errors import NotAllowed, NotFound
 from outcomedesk.experience import queries, services
 from outcomedesk.experience.models import ResponseVia, Survey
@@ -46,8 +46,7 @@ class SurveyOut(Schema):
 
 
 def _staff(request: HttpRequest) -> None:
-    access = access_for(request.user)
-    if not (access.is_agent or access.is_admin):
+    if not policy.can(request.user, policy.VIEW, policy.Capability.SURVEYS):
         raise NotAllowed("survey answers are for desk staff")
 
 

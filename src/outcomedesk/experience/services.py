@@ -12,6 +12,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import User
 from outcomedesk.core import clock
 from outcomedesk.core.audit import AuditBatch
@@ -27,7 +28,6 @@ from outcomedesk.experience.models import (
 )
 from outcomedesk.tickets import notifications
 from outcomedesk.tickets.models import State, Ticket
-from outcomedesk.tickets.queries import can_view
 
 AUDIT_CHANNEL = {ResponseVia.EMAIL: Channel.EMAIL, ResponseVia.PORTAL: Channel.PORTAL, ResponseVia.API: Channel.API}
 
@@ -156,7 +156,7 @@ def respond_as(user: User, ticket: Ticket, score: Any, comment: str | None = Non
     """The requester rates their resolved or closed ticket on the portal: its latest survey."""
     with transaction.atomic():
         if ticket.requester_id != user.pk:
-            if can_view(user, ticket):
+            if policy.can(user, policy.VIEW, ticket):
                 raise NotAllowed(f"only the requester of {ticket.number} rates it")
             raise NotFound(f"no ticket {ticket.number}")
         survey = (

@@ -3,7 +3,7 @@
 Maturity: service managers and admins see and assess every scope; a desk manager sees the organisation's
 assessments and those of the desks they manage, and assesses only the latter. Requesters and agents see none.
 
-Register: whoever sees figures (insights.access) reads the initiatives of the desks whose figures they see;
+Register: whoever sees figures (accounts.policy) reads the initiatives of the desks whose figures they see;
 desk managers of the desk, service managers and admins edit them. The benefit of an initiative is measured
 here from the figures of METRICS.md, never typed.
 """
@@ -18,46 +18,42 @@ from typing import Any
 from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import Desk
-from outcomedesk.accounts.queries import Access, access_for
 from outcomedesk.core import clock
 from outcomedesk.core.audit import events_for
 from outcomedesk.core.errors import InvalidInput
 from outcomedesk.improvement.models import Assessment, Initiative, InitiativeStatus
 from outcomedesk.improvement.questionnaire import LEVEL_NAMES, PRACTICES, Practice, level_of
 from outcomedesk.improvement.tracked import PER_DAYS, TrackedFigure, value_at
-from outcomedesk.insights.access import can_see_insights
 from outcomedesk.insights.figures import TOTAL, compute
 from outcomedesk.insights.periods import Period, midnight, month, zone
-from outcomedesk.insights.scope import Scope, insights_desks
+from outcomedesk.insights.scope import Scope
 
 RELATED = ("assessed_by", "desk")
 
 
 # --- who ---------------------------------------------------------------------------------------------------
 
-def oversees_all(access: Access) -> bool:
-    return access.is_service_manager or access.is_admin
-
-
 def can_see_maturity(user: Any) -> bool:
-    access = access_for(user)
-    return access.user_id is not None and (oversees_all(access) or bool(access.manager_desk_ids))
+    return policy.can(user, policy.VIEW, policy.Capability.MATURITY)
 
 
-def may_assess(access: Access, desk_id: int | None) -> bool:
-    """Service managers and admins assess any scope; a desk manager only the desks they manage."""
-    if oversees_all(access):
-        return True
-    return desk_id is not None and access.manages(desk_id)
+def may_assess(user: Any, desk_id: int | None) -> bool:
+    """Service managers and admins assess the organisation and the desks they oversee; a desk manager the desks
+    they manage."""
+    return policy.can(user, policy.MANAGE, Assessment(desk_id=desk_id))
+
+
+def may_assess_organisation(user: Any) -> bool:
+    return may_assess(user, None)
 
 
 def visible_desks(user: Any) -> QuerySet[Desk]:
     """Desks whose assessments `user` may read (the organisation's are readable by all who see maturity)."""
-    access = access_for(user)
-    if oversees_all(access):
-        return Desk.objects.all()
-    return Desk.objects.filter(pk__in=access.manager_desk_ids)
+    if not can_see_maturity(user):
+        return Desk.objects.none()
+    return Desk.objects.filter(pk__in=sorted(policy.desk_ids(user, policy.MANAGE, policy.Kind.DESK)))
 
 
 def assessable_desks(user: Any) -> QuerySet[Desk]:
@@ -155,22 +151,19 @@ TREND_MONTHS = 36  # a trend chart draws at most the last three years, one figur
 
 
 def can_see_register(user: Any) -> bool:
-    return can_see_insights(user)
+    return policy.can(user, policy.VIEW, policy.Capability.INSIGHTS)
 
 
 def register_desk_ids(user: Any) -> frozenset[int]:
     """Desks whose initiatives `user` reads: those whose figures they see (a confidential desk: its members)."""
-    if not can_see_register(user):
-        return frozenset()
-    return insights_desks(access_for(user), executive=bool(getattr(user, "is_executive", False)))
+    return policy.desk_ids(user, policy.VIEW, policy.Kind.FIGURES)
 
 
 def editable_desk_ids(user: Any, visible: frozenset[int] | None = None) -> frozenset[int]:
     """Desks whose initiatives `user` creates and edits: desk managers their desks; service managers and
-    admins every desk they see. `visible`: register_desk_ids(user), when the caller has it already."""
-    access = access_for(user)
+    admins the desks they oversee. `visible`: register_desk_ids(user), when the caller has it already."""
     visible = register_desk_ids(user) if visible is None else visible
-    return visible if oversees_all(access) else visible & access.manager_desk_ids
+    return visible & policy.desk_ids(user, policy.MANAGE, policy.Kind.FIGURES)
 
 
 def visible_initiatives(user: Any, visible: frozenset[int] | None = None) -> QuerySet[Initiative]:

@@ -16,7 +16,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -24,6 +23,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import Desk, User
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core import clock
@@ -242,8 +242,7 @@ def _form(request: HttpRequest, row: Initiative | None, values: dict[str, Any], 
           status: int = 200) -> HttpResponse:
     editable = sorted(queries.editable_desk_ids(request.user))
     desks = list(Desk.objects.filter(pk__in=editable, is_active=True).order_by("name"))
-    people = User.objects.filter(Q(desk_memberships__desk_id__in=editable) | Q(is_service_manager=True),
-                                 is_active=True).distinct().order_by("username")
+    people = (policy.people(policy.WORK, editable) | policy.people(policy.MANAGE, editable)).order_by("username")
     return render(request, "improvement/register/form.html", {
         "initiative": row, "values": values, "errors": errors, "desks": desks, "people": people,
         "services": BusinessService.objects.order_by("name"),

@@ -10,8 +10,8 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import Desk, User
-from outcomedesk.accounts.queries import access_for
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core import clock
 from outcomedesk.core.audit import AuditBatch
@@ -25,7 +25,7 @@ from outcomedesk.improvement.models import (
     Initiative,
     InitiativeStatus,
 )
-from outcomedesk.improvement.queries import may_assess, oversees_all
+from outcomedesk.improvement.queries import may_assess
 from outcomedesk.improvement.questionnaire import BY_KEY, LEVELS, Practice, score_of
 from outcomedesk.improvement.tracked import TRACKED_FIGURES, TrackedFigure, show
 from outcomedesk.tickets.models import Category
@@ -43,11 +43,10 @@ def record_assessment(
     them). Every complaint is raised at once in one InvalidInput, keyed by the field or question id; nothing
     is stored then.
     """
-    access = access_for(actor)
-    if not (oversees_all(access) or access.manager_desk_ids):
+    if not policy.can(actor, policy.VIEW, policy.Capability.MATURITY):
         raise NotAllowed("maturity is assessed by service managers, admins and desk managers")
     desk_row = _desk(desk)
-    if not may_assess(access, desk_row.pk if desk_row else None):
+    if not may_assess(actor, desk_row.pk if desk_row else None):
         raise NotAllowed("a desk manager assesses the practices of the desks they manage only", field="desk")
     found = BY_KEY.get(str(practice))
     if found is None:
@@ -299,7 +298,7 @@ def _owner(errors: dict[str, str], ref: Any, desk: Desk | None) -> User | None:
         return None
     found: User | None = _ref(errors, "owner", ref, User.objects.filter(is_active=True), "username")
     if found is not None and desk is not None and not (
-        found.is_service_manager or found.is_superuser or found.desk_memberships.filter(desk=desk).exists()
+        policy.can(found, policy.WORK, desk) or policy.can(found, policy.MANAGE, desk)
     ):
         errors["owner"] = f"{found} does not work on the {desk.name} desk"
     return found

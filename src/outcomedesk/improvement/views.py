@@ -24,7 +24,6 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods
 
 from outcomedesk.accounts.models import Desk, User
-from outcomedesk.accounts.queries import access_for
 from outcomedesk.core.charts import Series, line_chart, radar_chart
 from outcomedesk.core.errors import InvalidInput, NotAllowed
 from outcomedesk.improvement import queries, services
@@ -84,7 +83,7 @@ def _scope_context(request: HttpRequest, scope: Desk | None) -> dict[str, Any]:
         "scope": scope,
         "scope_name": scope.name if scope else "the whole organisation",
         "scopes": list(queries.visible_desks(request.user).filter(is_active=True).order_by("name")),
-        "may_assess": queries.may_assess(access_for(request.user), scope.pk if scope else None),
+        "may_assess": queries.may_assess(request.user, scope.pk if scope else None),
     }
 
 
@@ -191,7 +190,7 @@ def assess(request: HttpRequest, practice: str) -> HttpResponse:
                                   f"({queries.level_label(row.score)}).")
         return redirect(_with_scope(reverse("improvement:maturity"), row.desk))
     scope = _scope(request)
-    if not queries.may_assess(access_for(user), scope.pk if scope else None):
+    if not queries.may_assess(user, scope.pk if scope else None):
         # A desk manager opening the organisation's questionnaire gets their first desk's.
         scope = queries.assessable_desks(user).order_by("name").first()
         if scope is None:
@@ -202,7 +201,6 @@ def assess(request: HttpRequest, practice: str) -> HttpResponse:
 def _render_form(request: HttpRequest, practice: Practice, *, chosen_desk: str, answers: dict[str, str], notes: str,
                  errors: dict[str, str], status: int = 200) -> HttpResponse:
     user = _user(request)
-    access = access_for(user)
     desks = list(queries.assessable_desks(user).order_by("name"))
     scope = next((d for d in desks if d.slug == chosen_desk), None)
     latest = queries.latest_of(practice.key, scope)
@@ -223,7 +221,7 @@ def _render_form(request: HttpRequest, practice: Practice, *, chosen_desk: str, 
         "practice": practice, "questions": questions, "notes": notes, "errors": errors,
         "question_errors": [(q["id"], q["number"], q["error"]) for q in questions if q["error"]],
         "other_errors": {k: v for k, v in errors.items() if k not in question_ids and k not in ("desk", "notes")},
-        "organisation_allowed": queries.oversees_all(access), "desks": desks, "chosen_desk": chosen_desk,
+        "organisation_allowed": queries.may_assess_organisation(user), "desks": desks, "chosen_desk": chosen_desk,
         "previous": latest, "previous_label": queries.level_label(latest.score) if latest else "",
         "maturity_url": _with_scope(reverse("improvement:maturity"), scope),
     }, status=status)

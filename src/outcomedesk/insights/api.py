@@ -12,12 +12,11 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from outcomedesk.accounts.queries import access_for
+from outcomedesk.accounts import policy
 from outcomedesk.core.errors import InvalidInput, NotAllowed
 from outcomedesk.insights import periods, report, suggestions, watermelon
-from outcomedesk.insights.access import can_see_insights
 from outcomedesk.insights.drilldown import tickets_behind
-from outcomedesk.insights.scope import DIMENSIONS, insights_desks, resolve_scope
+from outcomedesk.insights.scope import DIMENSIONS, resolve_scope
 from outcomedesk.tickets.models import Ticket
 
 router = Router(tags=["insights"])
@@ -36,30 +35,28 @@ class ReportQuery(Schema):
     by: str | None = Field(None, description="Break down by " + ", ".join(DIMENSIONS))
 
 
-def _check(request: HttpRequest) -> Any:
-    access = access_for(request.user)
-    if not can_see_insights(request.user):
+def _check(request: HttpRequest) -> frozenset[int]:
+    """The desks whose figures the person sees; refuses people who see none."""
+    if not policy.can(request.user, policy.VIEW, policy.Capability.INSIGHTS):
         raise NotAllowed("figures are for desk staff, service managers and executives")
-    return access
+    return policy.desk_ids(request.user, policy.VIEW, policy.Kind.FIGURES)
 
 
 @router.get("/report", response=dict[str, Any], summary="The figures of a period beside the previous period")
 def get_report(request: HttpRequest, query: Query[ReportQuery]) -> dict[str, Any]:
     """Every figure of METRICS.md, keyed by its name, for the period and the previous period of the same length,
     optionally broken down `by` one dimension. Durations are hours, rates are shares from 0 to 1."""
-    access = _check(request)
+    desks = _check(request)
     if query.by and query.by not in DIMENSIONS:
         raise InvalidInput({"by": f"must be one of {', '.join(DIMENSIONS)}"})
     period = periods.between(query.from_, query.to)
-    desks = insights_desks(access, executive=bool(getattr(request.user, "is_executive", False)))
     scope = resolve_scope(desks, **{name: getattr(query, name) for name in DIMENSIONS})
     return report.build(scope, period, query.by)
 
 
 def _scope_and_period(request: HttpRequest, query: ReportQuery) -> tuple[Any, periods.Period]:
-    access = _check(request)
+    desks = _check(request)
     period = periods.between(query.from_, query.to)
-    desks = insights_desks(access, executive=bool(getattr(request.user, "is_executive", False)))
     return resolve_scope(desks, **{name: getattr(query, name) for name in DIMENSIONS}), period
 
 

@@ -9,12 +9,10 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from outcomedesk.accounts.models import AssignmentGroup, Desk
-from outcomedesk.accounts.queries import Access
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core.errors import InvalidInput
 from outcomedesk.core.models import Channel
 from outcomedesk.tickets.models import Category, Priority, Ticket, TicketType
-from outcomedesk.tickets.queries import visible_desk_ids
 
 # Dimension name -> ticket field: the `by` of a report and the narrowing of a scope.
 DIMENSIONS: dict[str, str] = {
@@ -60,15 +58,6 @@ class Scope:
 
     def as_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in DIMENSIONS if getattr(self, name) is not None}
-
-
-def insights_desks(access: Access, *, executive: bool = False) -> frozenset[int]:
-    """Desks whose figures a person sees: those whose tickets they see as staff (non-confidential desks and
-    their own); executives see the non-confidential ones."""
-    desks = visible_desk_ids(access)
-    if executive:
-        desks |= set(Desk.objects.filter(confidential=False).values_list("pk", flat=True))
-    return frozenset(desks)
 
 
 def resolve_scope(desk_ids: frozenset[int] | None, **given: Any) -> Scope:

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import Desk, User
 from outcomedesk.core import clock
 from outcomedesk.core.errors import Conflict, InvalidInput
@@ -26,7 +27,7 @@ from outcomedesk.experience.models import SCORE_LABELS, SCORES, ResponseVia, Sur
 from outcomedesk.experience.queries import survey_for_token, surveys_for
 from outcomedesk.tickets import services
 from outcomedesk.tickets.models import OPEN_STATES, Attachment, Category, Level, State, Ticket, TicketType
-from outcomedesk.tickets.queries import get_visible_ticket, visible_tickets
+from outcomedesk.tickets.queries import get_visible_ticket
 
 PER_PAGE = 50
 URGENCY_CHOICES = [
@@ -47,7 +48,7 @@ def _posted(data: QueryDict, name: str) -> str:
 def _mine(user: User) -> QuerySet[Ticket]:
     """Tickets the person asked for or watches: the portal shows no others, whatever their role."""
     watched = Ticket.watchers.through.objects.filter(user_id=user.pk).values("ticket_id")
-    return visible_tickets(user).filter(Q(requester_id=user.pk) | Q(pk__in=watched))
+    return policy.restrict(Ticket.objects.all(), user).filter(Q(requester_id=user.pk) | Q(pk__in=watched))
 
 
 @login_required
@@ -270,10 +271,9 @@ def attachment(request: HttpRequest, attachment_id: int) -> FileResponse:
 def preferences(request: HttpRequest) -> HttpResponse:
     """A person's own settings: ticket e-mails on or off; for agents, away (skipped by automatic assignment)."""
     from outcomedesk.accounts import services as accounts
-    from outcomedesk.accounts.queries import access_for
 
     user = _user(request)
-    is_agent = access_for(user).is_agent
+    is_agent = policy.can(user, policy.VIEW, policy.Capability.WORKSPACE)
     if request.method == "POST":
         accounts.set_notifications(user, request.POST.get("email_notifications") == "on")
         if is_agent:

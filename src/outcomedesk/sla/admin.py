@@ -10,14 +10,13 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
-from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
-from outcomedesk.accounts.queries import access_for
+from outcomedesk.accounts import policy as policy_module
 from outcomedesk.core.admin import ReadOnlyAdmin
 from outcomedesk.core.errors import InvalidInput, NotAllowed
-from outcomedesk.sla import queries, services
+from outcomedesk.sla import services
 from outcomedesk.sla.calendar import CalendarError, calendar_from_json
 from outcomedesk.sla.models import (
     BusinessCalendar,
@@ -65,8 +64,7 @@ class ServiceLevelAdmin(admin.ModelAdmin):
     """Only service managers and admins change service levels (the services check it again)."""
 
     def _may_change(self, request: HttpRequest) -> bool:
-        access = access_for(request.user)
-        return access.is_admin or access.is_service_manager
+        return policy_module.can(request.user, policy_module.ADMINISTER, policy_module.Capability.SERVICE_LEVELS)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return self._may_change(request) and super().has_add_permission(request)
@@ -166,8 +164,9 @@ class PolicyTargetFormSet(BaseInlineFormSet):
         policy = self.instance  # with the values of the policy form applied
         values = {name: getattr(policy, name) for name in POLICY_FORM_FIELDS}
         current = SlaPolicy.objects.get(pk=policy.pk) if policy.pk else None
-        # No actor: who may change the policy is the policy form's concern; here only the targets are checked.
-        errors = refusals(lambda: services.save_policy(None, values, targets=[t for _, t in kept], policy=current))
+        # As the operator: who may change the policy is the policy form's concern; here only the targets count.
+        errors = refusals(lambda: services.save_policy(policy_module.OPERATOR, values, targets=[t for _, t in kept],
+                                                       policy=current))
         for name, message in errors.items():
             if not name.startswith("targets"):
                 continue  # the policy form shows those
@@ -265,9 +264,6 @@ class TicketTargetAdmin(ReadOnlyAdmin):
     list_select_related = ("ticket", "policy")
     show_full_result_count = False
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[TicketTarget]:
-        return queries.visible_targets(request.user, super().get_queryset(request))
-
 
 @admin.register(EscalationFiring)
 class EscalationFiringAdmin(ReadOnlyAdmin):
@@ -275,7 +271,3 @@ class EscalationFiringAdmin(ReadOnlyAdmin):
     list_filter = ("rule",)
     list_select_related = ("rule", "target__ticket")
     show_full_result_count = False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[EscalationFiring]:
-        visible = queries.visible_targets(request.user).values("pk")
-        return super().get_queryset(request).filter(target_id__in=visible)

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from outcomedesk.accounts.queries import access_for
+from outcomedesk.accounts import policy
 from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.sla import engine, queries, services
@@ -265,8 +265,7 @@ class TimelineOut(Schema):
 # --- helpers -----------------------------------------------------------------------------------------------
 
 def _staff(request: HttpRequest) -> None:
-    access = access_for(request.user)
-    if not (access.is_agent or access.is_admin):
+    if not policy.can(request.user, policy.VIEW, policy.Capability.SERVICE_LEVELS):
         raise NotAllowed("service levels are for desk staff")
 
 

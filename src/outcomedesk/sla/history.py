@@ -10,7 +10,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from outcomedesk.accounts.models import AssignmentGroup, DeskMembership
+from outcomedesk.accounts import policy
+from outcomedesk.accounts.models import AssignmentGroup
 from outcomedesk.core.models import AuditEvent
 from outcomedesk.sla.engine import History, Phase
 from outcomedesk.tickets.models import Comment, Ticket
@@ -26,7 +27,7 @@ def history_of(ticket: Ticket) -> History:
         .values_list("at", "field", "old_value", "new_value")
     )
     groups = dict(AssignmentGroup.objects.filter(desk_id=ticket.desk_id).values_list("name", "pk"))
-    staff = set(DeskMembership.objects.filter(desk_id=ticket.desk_id).values_list("user_id", flat=True))
+    staff = set(policy.people(policy.WORK, [ticket.desk_id], active=False).values_list("pk", flat=True))
     replies = Comment.objects.filter(ticket_id=ticket.pk, is_public=True, author_id__in=staff).exclude(
         author_id=ticket.requester_id
     ).values_list("created_at", flat=True)

@@ -6,7 +6,8 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.urls import reverse
 
-from outcomedesk.accounts.models import DeskMembership, DeskRole, User
+from outcomedesk.accounts import policy
+from outcomedesk.accounts.models import User
 from outcomedesk.sla.models import EscalationAction, EscalationFiring
 
 Cache = dict[tuple[str, int], list[User]]
@@ -24,8 +25,8 @@ def recipients(firing: EscalationFiring, cache: Cache | None = None) -> list[Use
 
     def managers(desk_id: int) -> list[User]:
         if ("managers", desk_id) not in cache:
-            cache[("managers", desk_id)] = [m.user for m in DeskMembership.objects.filter(
-                desk_id=desk_id, role=DeskRole.MANAGER).select_related("user")]
+            cache[("managers", desk_id)] = list(policy.people(policy.MANAGE, [desk_id], overseers=False,
+                                                              active=False))
         return cache[("managers", desk_id)]
 
     people: list[User] = []

@@ -8,9 +8,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from outcomedesk.accounts import policy
 from outcomedesk.sla import engine
 from outcomedesk.sla.models import TicketTarget
-from outcomedesk.tickets.queries import visible_tickets
 
 
 def breaching_between(start: datetime, end: datetime) -> QuerySet[TicketTarget]:
@@ -26,8 +26,7 @@ def breached_by(now: datetime) -> QuerySet[TicketTarget]:
 
 def visible_targets(user: Any, queryset: QuerySet[TicketTarget] | None = None) -> QuerySet[TicketTarget]:
     """The targets of tickets `user` may read: a confidential desk's targets stay with that desk."""
-    qs = TicketTarget.objects.all() if queryset is None else queryset
-    return qs.filter(ticket_id__in=visible_tickets(user).values("pk"))
+    return policy.restrict(TicketTarget.objects.all() if queryset is None else queryset, user)
 
 
 def targets_of(ticket_ids: Iterable[int], *, related: tuple[str, ...] = ("policy",)) -> dict[int, list[TicketTarget]]:

@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
+from outcomedesk.accounts.policy import Actor
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput, NotAllowed
@@ -47,14 +49,14 @@ log = logging.getLogger(__name__)
 UTC_24X7 = Calendar()
 
 
-def _require_admin(actor: User | None) -> None:
-    if actor is not None and not (actor.is_superuser or actor.is_service_manager):
+def _require_admin(actor: Actor) -> None:
+    if not policy.can(actor, policy.ADMINISTER, policy.Capability.SERVICE_LEVELS):
         raise NotAllowed("only service managers and admins may change service levels")
 
 
 # --- calendars ---------------------------------------------------------------------------------------------
 
-def save_calendar(actor: User | None, name: str, definition: Any, *, calendar: BusinessCalendar | None = None
+def save_calendar(actor: Actor, name: str, definition: Any, *, calendar: BusinessCalendar | None = None
                   ) -> BusinessCalendar:
     """Create or replace a business calendar from its JSON form; nothing is stored if any part is wrong."""
     _require_admin(actor)
@@ -102,7 +104,7 @@ POLICY_FIELDS = ("name", "kind", "order", "is_active", "description", "desk", "s
 CLOCK_CHOICES = {"starts_on": ClockStart, "response_stops_on": ResponseStop, "resolution_stops_on": ResolutionStop}
 
 
-def save_policy(actor: User | None, values: dict[str, Any], *, targets: list[dict[str, Any]] | None = None,
+def save_policy(actor: Actor, values: dict[str, Any], *, targets: list[dict[str, Any]] | None = None,
                 policy: SlaPolicy | None = None) -> SlaPolicy:
     """Create or change a policy and (when given) replace its targets; the tickets it governs are recomputed
     by `repair_policy`, which the caller schedules (it can be long)."""
@@ -210,7 +212,7 @@ def _check_targets(kind: str, targets: list[dict[str, Any]]) -> dict[str, str]:
     return errors
 
 
-def save_escalation_rule(actor: User | None, values: dict[str, Any], *, rule: EscalationRule | None = None
+def save_escalation_rule(actor: Actor, values: dict[str, Any], *, rule: EscalationRule | None = None
                          ) -> EscalationRule:
     _require_admin(actor)
     errors: dict[str, str] = {}
@@ -794,7 +796,7 @@ def repair(tickets: Iterable[int], *, now: datetime | None = None,
     return count
 
 
-def schedule_repair(actor: User | None, policy: SlaPolicy, *, batch: int = 1000) -> int:
+def schedule_repair(actor: Actor, policy: SlaPolicy, *, batch: int = 1000) -> int:
     """Queue the replay of every ticket with a target of `policy` (after fixing it), in batches, after commit;
     returns how many tickets. In the embedded default the batches run in-process."""
     from outcomedesk.sla.tasks import repair_tickets

@@ -45,11 +45,6 @@ class TicketAdmin(admin.ModelAdmin):
     list_select_related = ("desk", "group", "assignee")
     show_full_result_count = False
 
-    def get_queryset(self, request):
-        from outcomedesk.tickets.queries import visible_tickets
-
-        return visible_tickets(request.user, super().get_queryset(request))
-
     def has_add_permission(self, request):
         return False
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from outcomedesk.accounts import policy
 from outcomedesk.core import clock
 from outcomedesk.core.errors import NotFound
 from outcomedesk.core.models import Channel
@@ -17,7 +18,7 @@ from outcomedesk.tickets import impact, search, services
 from outcomedesk.tickets.export import csv_lines
 from outcomedesk.tickets.filters import TicketFilter
 from outcomedesk.tickets.models import Attachment, ServiceImpact, Ticket
-from outcomedesk.tickets.queries import can_work, get_visible_ticket, timeline
+from outcomedesk.tickets.queries import get_visible_ticket, timeline
 from outcomedesk.tickets.schemas import (
     AttachmentOut,
     AuditEventOut,
@@ -149,7 +150,7 @@ def reopen(request: HttpRequest, number: str, payload: Reopen) -> Ticket:
 def list_comments(request: HttpRequest, number: str) -> Any:
     ticket = _ticket(request, number)
     comments = ticket.comments.select_related("author")
-    return comments if can_work(request.user, ticket) else comments.filter(is_public=True)
+    return comments if policy.can(request.user, policy.WORK, ticket) else comments.filter(is_public=True)
 
 
 @router.post("/tickets/{number}/comments", response={201: CommentOut}, summary="Reply (public) or note (internal)")
@@ -177,7 +178,7 @@ def _attachment_out(attachment: Attachment) -> dict[str, Any]:
 def list_attachments(request: HttpRequest, number: str) -> list[dict[str, Any]]:
     ticket = _ticket(request, number)
     attachments = ticket.attachments.select_related("ticket")
-    if not can_work(request.user, ticket):
+    if not policy.can(request.user, policy.WORK, ticket):
         attachments = attachments.filter(is_public=True)
     return [_attachment_out(a) for a in attachments]
 
@@ -197,7 +198,7 @@ def upload_attachment(
 def download_attachment(request: HttpRequest, number: str, attachment_id: int) -> FileResponse:
     ticket = _ticket(request, number)
     attachment = ticket.attachments.filter(pk=attachment_id).first()
-    if attachment is None or (not attachment.is_public and not can_work(request.user, ticket)):
+    if attachment is None or (not attachment.is_public and not policy.can(request.user, policy.WORK, ticket)):
         raise NotFound(f"no attachment {attachment_id} on {ticket.number}", field="attachment_id")
     return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.filename)
 
@@ -205,7 +206,7 @@ def download_attachment(request: HttpRequest, number: str, attachment_id: int) -
 @router.get("/tickets/{number}/timeline", response=list[TimelineEntryOut], summary="Changes and comments")
 def get_timeline(request: HttpRequest, number: str) -> Any:
     ticket = _ticket(request, number)
-    return timeline(ticket, include_internal=can_work(request.user, ticket))
+    return timeline(ticket, include_internal=policy.can(request.user, policy.WORK, ticket))
 
 
 @router.get("/tickets/{number}/audit", response=list[AuditEventOut], summary="The raw audit trail")
@@ -214,7 +215,7 @@ def get_audit(request: HttpRequest, number: str) -> Any:
 
     ticket = _ticket(request, number)
     events = events_for("ticket", ticket.pk)
-    if not can_work(request.user, ticket):
+    if not policy.can(request.user, policy.WORK, ticket):
         events = events.exclude(action="note")
     return events
 

@@ -10,10 +10,10 @@ from typing import Any
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
+from outcomedesk.accounts import policy
 from outcomedesk.core.errors import InvalidInput
 from outcomedesk.tickets import search
 from outcomedesk.tickets.models import DONE_STATES, OPEN_STATES, State, Ticket, TicketType
-from outcomedesk.tickets.queries import visible_tickets
 
 SORTS = {
     "priority": ("priority", "opened_at", "id"),
@@ -122,7 +122,7 @@ class TicketFilter:
 
     def apply(self, user: Any, queryset: QuerySet[Ticket] | None = None) -> QuerySet[Ticket]:
         """Visible tickets matching the filter, in the requested order (search rank when `q` is text)."""
-        qs = visible_tickets(user, queryset)
+        qs = policy.restrict(Ticket.objects.all() if queryset is None else queryset, user)
         if self.q and NUMBER.match(self.q):
             return qs.filter(number=self.q.strip().upper())
         if self.state == list(OPEN_STATES):

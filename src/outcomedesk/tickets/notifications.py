@@ -12,8 +12,8 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.urls import reverse
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import User
-from outcomedesk.accounts.queries import access_for
 from outcomedesk.core.html import html_to_text
 from outcomedesk.tickets.models import Comment, Ticket
 
@@ -67,7 +67,7 @@ def recipients(event: str, ticket: Ticket, actor_id: int | None) -> list[tuple[U
             return
         if not user.is_active:
             return
-        people[user.pk] = (user, access_for(user).works_on(ticket.desk_id))
+        people[user.pk] = (user, policy.can(user, policy.WORK, ticket))
 
     if event == "assigned":
         add(ticket.assignee)

@@ -16,6 +16,7 @@ from django.db.models import F, TextField, Value
 from django.db.models.functions import Concat
 from django.utils.module_loading import import_string
 
+from outcomedesk.accounts import policy
 from outcomedesk.core.html import html_to_text
 from outcomedesk.tickets.models import Comment, SearchDocument, Ticket
 
@@ -230,26 +231,24 @@ NUMBER = re.compile(r"^\s*(INC|REQ)\d{1,10}\s*$", re.IGNORECASE)
 
 def search_tickets(user: Any, query: str, limit: int = 20) -> list[Ticket]:
     """Tickets matching `query` (a number, or words) that `user` may read, best first."""
-    from outcomedesk.accounts.queries import access_for
-    from outcomedesk.tickets.queries import visible_tickets
-
     query = query.strip()
     if not query:
         return []
     related = ("desk", "requester", "assignee", "group")
     if NUMBER.match(query):
-        return list(visible_tickets(user).filter(number=query.upper()).select_related(*related))
-    access = access_for(user)
+        return list(policy.restrict(Ticket.objects.all(), user).filter(number=query.upper())
+                    .select_related(*related))
+    visible_tickets = policy.restrict(Ticket.objects.all(), user)
     within: list[int] | None = None
-    if not (access.is_agent or access.is_admin):
+    if not policy.desk_ids(user, policy.VIEW):
         # A requester's own tickets are few: search only those.
-        within = list(visible_tickets(user).values_list("pk", flat=True)[:10000])
+        within = list(visible_tickets.values_list("pk", flat=True)[:10000])
     ids = backend().ranked_ids(query, limit=STAFF_CANDIDATES if within is None else limit, within=within)
     if not ids:
         return []
     # Visibility in SQL over the candidates' ids (no ORDER BY: with one, SQLite may walk the whole table
     # backwards by id instead of looking the candidates up); only the tickets shown are loaded.
-    visible = set(visible_tickets(user).filter(pk__in=ids).order_by().values_list("pk", flat=True))
+    visible = set(visible_tickets.filter(pk__in=ids).order_by().values_list("pk", flat=True))
     shown = [i for i in ids if i in visible][:limit]
     found = {t.pk: t for t in Ticket.objects.filter(pk__in=shown).select_related(*related)}
     return [found[i] for i in shown]

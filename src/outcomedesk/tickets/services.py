@@ -20,8 +20,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import Q
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
-from outcomedesk.accounts.queries import access_for
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core import clock
 from outcomedesk.core.audit import AuditBatch
@@ -46,7 +46,6 @@ from outcomedesk.tickets.models import (
     TicketType,
 )
 from outcomedesk.tickets.priority import priority_for
-from outcomedesk.tickets.queries import can_view, can_work
 from outcomedesk.tickets.signals import ticket_changed, ticket_opened
 
 # Which state may follow which; reopening (resolved -> in progress/new) is `reopen_ticket`'s job.
@@ -127,14 +126,14 @@ def _check_version(ticket: Ticket, expected_version: int | None) -> None:
 
 
 def _require_work(actor: User, ticket: Ticket) -> None:
-    if not can_work(actor, ticket):
-        if can_view(actor, ticket):
+    if not policy.can(actor, policy.WORK, ticket):
+        if policy.can(actor, policy.VIEW, ticket):
             raise NotAllowed(f"you are not an agent of the {ticket.desk.name} desk")
         raise NotFound(f"no ticket {ticket.number}")
 
 
 def _is_staff_of(actor: User | None, ticket: Ticket) -> bool:
-    return actor is not None and can_work(actor, ticket)
+    return actor is not None and policy.can(actor, policy.WORK, ticket)
 
 
 def _touch(ticket: Ticket, now: Any, *, bump: bool = True) -> None:
@@ -198,7 +197,7 @@ def _resolve_references(
             out["assignee"] = None
         else:
             assignee = User.objects.filter(pk=_pk(value), is_active=True).first()
-            if assignee is None or not access_for(assignee).works_on(desk.pk):
+            if assignee is None or not policy.can(assignee, policy.WORK, desk):
                 errors["assignee"] = f"user {value!r} is not an active agent of the {desk.name} desk"
                 assignee = None
             out["assignee"] = assignee
@@ -311,7 +310,7 @@ def open_ticket(
             errors["external_ref"] = f"{external_ref!r} was already imported as {existing}"
     if desk_obj is None:
         raise InvalidInput(errors)
-    staff = access_for(actor).works_on(desk_obj.pk)
+    staff = policy.can(actor, policy.WORK, desk_obj)
     fields: dict[str, Any] = {"category": category, "service": service}
     if staff:
         fields.update(group=group, assignee=assignee, watchers=list(watchers), tags=list(tags))
@@ -459,7 +458,7 @@ def _apply_changes(actor: User, ticket: Ticket, changes: dict[str, Any], audit: 
         parent = values["parent"]
         if not isinstance(parent, Ticket):
             parent = Ticket.objects.filter(number=str(parent).upper()).first()
-        if parent is None or not can_view(actor, parent):
+        if parent is None or not policy.can(actor, policy.VIEW, parent):
             errors["parent"] = f"no ticket {values['parent']!r}"
         elif parent.pk == ticket.pk or parent.parent_id == ticket.pk:
             errors["parent"] = "a ticket cannot be its own parent or its child's child"
@@ -574,9 +573,9 @@ def change_state(
     """Move a ticket along its lifecycle. Requesters may only cancel their own open tickets or close resolved ones."""
     with transaction.atomic():
         ticket = _lock(ticket)
-        if not can_view(actor, ticket):
+        if not policy.can(actor, policy.VIEW, ticket):
             raise NotFound(f"no ticket {ticket.number}")
-        staff = can_work(actor, ticket)
+        staff = policy.can(actor, policy.WORK, ticket)
         own = ticket.requester_id == actor.pk
         if not staff and not (own and state in (State.CANCELLED, State.CLOSED)):
             raise NotAllowed(f"you are not an agent of the {ticket.desk.name} desk")
@@ -632,9 +631,9 @@ def reopen_ticket(
     """Reopen a resolved ticket: its requester within the desk's window, its desk's agents any time."""
     with transaction.atomic():
         ticket = _lock(ticket)
-        if not can_view(actor, ticket):
+        if not policy.can(actor, policy.VIEW, ticket):
             raise NotFound(f"no ticket {ticket.number}")
-        staff = can_work(actor, ticket)
+        staff = policy.can(actor, policy.WORK, ticket)
         if not staff and ticket.requester_id != actor.pk:
             raise NotAllowed("only the requester or the desk's agents may reopen this ticket")
         _check_version(ticket, expected_version)
@@ -741,9 +740,9 @@ def add_comment(
         _check_upload(errors, upload)
     with _files_removed_on_failure(), transaction.atomic():
         ticket = _lock(ticket)
-        if not can_view(actor, ticket):
+        if not policy.can(actor, policy.VIEW, ticket):
             raise NotFound(f"no ticket {ticket.number}")
-        staff = can_work(actor, ticket)
+        staff = policy.can(actor, policy.WORK, ticket)
         if not public and not staff:
             raise NotAllowed("only the desk's agents may add internal notes")
         if not staff and ticket.requester_id != actor.pk and not ticket.watchers.filter(pk=actor.pk).exists():
@@ -851,9 +850,9 @@ def add_attachment(actor: User, ticket: Ticket | int, upload: UploadedFile, *, p
     _check_upload(errors, upload)
     with _files_removed_on_failure(), transaction.atomic():
         ticket = _lock(ticket)
-        if not can_view(actor, ticket):
+        if not policy.can(actor, policy.VIEW, ticket):
             raise NotFound(f"no ticket {ticket.number}")
-        staff = can_work(actor, ticket)
+        staff = policy.can(actor, policy.WORK, ticket)
         if not staff and ticket.requester_id != actor.pk:
             raise NotAllowed("only the requester or the desk's agents may attach files")
         if errors:
@@ -869,7 +868,7 @@ def link_tickets(actor: User, ticket: Ticket | int, other_number: str, *, channe
         ticket = _lock(ticket)
         _require_work(actor, ticket)
         other = Ticket.objects.filter(number=str(other_number).strip().upper()).select_related("desk").first()
-        if other is None or not can_view(actor, other):
+        if other is None or not policy.can(actor, policy.VIEW, other):
             raise InvalidInput({"related": f"no ticket {other_number!r}"})
         if other.pk == ticket.pk:
             raise InvalidInput({"related": "a ticket cannot relate to itself"})
@@ -897,10 +896,10 @@ def merge_tickets(
         dup = _lock(duplicate)
         _require_work(actor, dup)
         target = Ticket.objects.filter(number=str(into_number).strip().upper()).first()
-        if target is None or not can_view(actor, target):
+        if target is None or not policy.can(actor, policy.VIEW, target):
             raise InvalidInput({"duplicate_of": f"no ticket {into_number!r}"})
         target = _lock(target)
-        if not can_work(actor, target):
+        if not policy.can(actor, policy.WORK, target):
             raise InvalidInput({"duplicate_of": f"you are not an agent of {target.number}'s desk"})
         if target.pk == dup.pk:
             raise InvalidInput({"duplicate_of": "a ticket cannot be merged into itself"})
@@ -943,7 +942,7 @@ def bulk_update(
     with transaction.atomic():
         for number in numbers:
             ticket = Ticket.objects.filter(number=number).select_related("desk").first()
-            if ticket is None or not can_view(actor, ticket):
+            if ticket is None or not policy.can(actor, policy.VIEW, ticket):
                 raise InvalidInput({"tickets": f"no ticket {number!r}"})
             try:
                 if changes:

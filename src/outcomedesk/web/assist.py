@@ -10,12 +10,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from outcomedesk.accounts.queries import access_for
+from outcomedesk.accounts import policy
 from outcomedesk.assist import patterns, queries, services, writing
 from outcomedesk.assist.models import DraftStatus, Outcome, PatternKind, PatternStatus, SuggestionKind
 from outcomedesk.core.errors import ServiceError
 from outcomedesk.tickets.models import Ticket
-from outcomedesk.tickets.queries import can_work, get_visible_ticket
+from outcomedesk.tickets.queries import get_visible_ticket
 from outcomedesk.web.views import _user, agent_required
 
 SUMMARY_LABELS = (("happened", "What happened"), ("tried", "What was tried"), ("state", "Where it stands"),
@@ -26,7 +26,7 @@ def _workable(request: HttpRequest, number: str) -> Ticket:
     ticket = get_visible_ticket(request.user, number)
     if ticket is None:
         raise Http404(f"no ticket {number}")
-    if not can_work(request.user, ticket):
+    if not policy.can(request.user, policy.WORK, ticket):
         raise PermissionDenied(f"only agents of the {ticket.desk.name} desk see its AI suggestions")
     return ticket
 
@@ -85,15 +85,14 @@ def home(request: HttpRequest) -> HttpResponse:
     """Patterns among recent incidents and knowledge drafts of the desks the agent works on."""
     user = _user(request)
     found = queries.patterns_for(user)
+    drafts = queries.drafts_for(user)
     return render(request, "web/assist.html", {
         "problem_candidates": [p for p in found if p.kind == PatternKind.PROBLEM_CANDIDATE],
         "spikes": [p for p in found if p.kind == PatternKind.SPIKE],
         "gaps": [p for p in found if p.kind == PatternKind.KNOWLEDGE_GAP],
-        "drafts": queries.drafts_for(user, status=DraftStatus.IN_REVIEW),
-        "reviewed": [d for d in queries.drafts_for(user)
-                     if d.status != DraftStatus.IN_REVIEW][:20],
-        "manager_desks": access_for(user).manager_desk_ids,
-        "is_service_manager": access_for(user).is_service_manager,
+        "drafts": [d for d in drafts if d.status == DraftStatus.IN_REVIEW],
+        "reviewed": [d for d in drafts if d.status != DraftStatus.IN_REVIEW][:20],
+        "reviewable_desks": policy.desk_ids(user, policy.MANAGE),
     })
 
 

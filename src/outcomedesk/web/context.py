@@ -6,15 +6,14 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from outcomedesk.accounts.queries import access_for
+from outcomedesk.accounts import policy
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
     """Whether the top bar shows the agent workspace, the search box and the admin link."""
     user = getattr(request, "user", None)
-    access = access_for(user)
     return {
-        "nav_is_agent": access.is_agent or access.is_admin,
-        "nav_is_admin": bool(getattr(user, "is_superuser", False)),
-        "nav_insights": access.is_agent or access.is_admin or bool(getattr(user, "is_executive", False)),
+        "nav_is_agent": policy.can(user, policy.VIEW, policy.Capability.WORKSPACE),
+        "nav_is_admin": policy.can(user, policy.ADMINISTER, policy.Capability.ADMIN_SITE),
+        "nav_insights": policy.can(user, policy.VIEW, policy.Capability.INSIGHTS),
     }

@@ -6,8 +6,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from django.db import transaction
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import Desk, User
-from outcomedesk.accounts.queries import access_for
 from outcomedesk.core.errors import InvalidInput, NotFound
 from outcomedesk.tickets.filters import TicketFilter
 from outcomedesk.tickets.models import SavedView
@@ -48,7 +48,7 @@ def save_view(actor: User, *, name: str, query: str, desk: Desk | int | str | No
             desk_obj = Desk.objects.filter(pk=int(desk)).first()
         if desk_obj is None:
             errors["desk"] = f"no desk {desk!r}"
-        elif not access_for(actor).manages(desk_obj.pk):
+        elif not policy.can(actor, policy.MANAGE, desk_obj):
             errors["desk"] = f"only managers of the {desk_obj.name} desk may share queues with it"
     if errors:
         raise InvalidInput(errors)
@@ -69,6 +69,6 @@ def delete_view(actor: User, view_id: int) -> None:
     view = SavedView.objects.filter(pk=view_id).first()
     if view is None:
         raise NotFound(f"no saved view {view_id}")
-    if view.owner_id != actor.pk and not (view.desk_id and access_for(actor).manages(view.desk_id)):
+    if not policy.can(actor, policy.MANAGE, view):
         raise NotFound(f"no saved view {view_id}")
     view.delete()

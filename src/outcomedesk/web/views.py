@@ -20,8 +20,8 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
-from outcomedesk.accounts.queries import access_for, agents_of_desk
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core import clock
 from outcomedesk.core.errors import Conflict, InvalidInput
@@ -40,7 +40,7 @@ from outcomedesk.tickets.models import (
     TicketLink,
     TicketType,
 )
-from outcomedesk.tickets.queries import can_view, can_work, get_visible_ticket, timeline, visible_desk_ids
+from outcomedesk.tickets.queries import get_visible_ticket, timeline
 from outcomedesk.tickets.search import search_tickets
 from outcomedesk.web import forms, saved_views, service_levels
 
@@ -72,8 +72,7 @@ def agent_required(view: View) -> View:
     @wraps(view)
     @login_required
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        access = access_for(request.user)
-        if not (access.is_agent or access.is_admin):
+        if not policy.can(request.user, policy.VIEW, policy.Capability.WORKSPACE):
             raise PermissionDenied("the agent workspace is for desk staff")
         return view(request, *args, **kwargs)
 
@@ -83,7 +82,8 @@ def agent_required(view: View) -> View:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Agents start at their queue, everyone else at the portal."""
-    return redirect("web:queue" if access_for(request.user).is_agent else "portal:home")
+    workspace = policy.can(request.user, policy.VIEW, policy.Capability.WORKSPACE)
+    return redirect("web:queue" if workspace else "portal:home")
 
 
 # --- the queue -------------------------------------------------------------------------------------------
@@ -134,21 +134,21 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 
 def _queue_options(user: User) -> dict[str, Any]:
-    access = access_for(user)
-    desk_ids = visible_desk_ids(access)
+    desk_ids = policy.desk_ids(user, policy.VIEW)
+    work_desks = policy.desk_ids(user, policy.WORK)
     return {
         "desks": list(Desk.objects.filter(pk__in=desk_ids, is_active=True)),
         "groups": list(
             AssignmentGroup.objects.filter(desk_id__in=desk_ids, is_active=True).select_related("desk")
         ),
         "work_groups": list(
-            AssignmentGroup.objects.filter(desk_id__in=access.agent_desk_ids, is_active=True)
+            AssignmentGroup.objects.filter(desk_id__in=work_desks, is_active=True)
             .select_related("desk")
         ),
-        "managed_desks": list(Desk.objects.filter(pk__in=access.manager_desk_ids)),
+        "managed_desks": list(Desk.objects.filter(pk__in=policy.desk_ids(user, policy.MANAGE))),
         "personal_views": list(SavedView.objects.filter(owner=user)),
         "desk_queues": list(
-            SavedView.objects.filter(desk_id__in=access.agent_desk_ids, owner=None).select_related("desk")
+            SavedView.objects.filter(desk_id__in=work_desks, owner=None).select_related("desk")
         ),
         "state_filters": STATE_FILTERS,
         "priorities": Priority.choices,
@@ -251,7 +251,7 @@ def _ticket_context(
     values: dict[str, str] | None = None, reply: dict[str, str] | None = None, conflict: str = "",
 ) -> dict[str, Any]:
     user = _user(request)
-    staff = can_work(user, ticket)
+    staff = policy.can(user, policy.WORK, ticket)
     tags = sorted(t.name for t in ticket.tags.all())
     attachments = ticket.attachments.filter(comment__isnull=True)
     if not staff:
@@ -291,8 +291,8 @@ def _ticket_context(
         context.update(
             groups=_options(AssignmentGroup.objects.filter(desk_id=ticket.desk_id, is_active=True).values_list(
                 "pk", "name"), chosen.get("group")),
-            agents=_options(((a.pk, str(a)) for a in agents_of_desk(ticket.desk_id).order_by("username").only(
-                "id", "username", "display_name", "first_name", "last_name")), chosen.get("assignee")),
+            agents=_options(((a.pk, str(a)) for a in policy.people(policy.WORK, [ticket.desk_id]).order_by(
+                "username").only("id", "username", "display_name", "first_name", "last_name")), chosen.get("assignee")),
             categories=_options(Category.objects.filter(desk_id=ticket.desk_id, is_active=True).values_list(
                 "pk", "name"), chosen.get("category")),
             services=_options(BusinessService.objects.filter(is_active=True).values_list("pk", "name"),
@@ -494,9 +494,9 @@ def ticket_comment(request: HttpRequest, number: str) -> HttpResponse:
 def attachment(request: HttpRequest, attachment_id: int) -> FileResponse:
     """Download a file: visible ticket, and internal files only for the ticket's desk staff."""
     found = Attachment.objects.select_related("ticket__desk").filter(pk=attachment_id).first()
-    if found is None or not can_view(request.user, found.ticket):
+    if found is None or not policy.can(request.user, policy.VIEW, found.ticket):
         raise Http404("no such attachment")
-    if not found.is_public and not can_work(request.user, found.ticket):
+    if not found.is_public and not policy.can(request.user, policy.WORK, found.ticket):
         raise Http404("no such attachment")
     return FileResponse(found.file.open("rb"), as_attachment=True, filename=found.filename)
 

@@ -16,14 +16,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
 
-from outcomedesk.accounts.queries import access_for
+from outcomedesk.accounts import policy
 from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput
 from outcomedesk.insights import periods
-from outcomedesk.insights.access import can_see_insights
 from outcomedesk.insights.dashboard import quarter_of
 from outcomedesk.insights.periods import Period, zone
-from outcomedesk.insights.scope import DIMENSIONS, Scope, insights_desks, resolve_scope
+from outcomedesk.insights.scope import DIMENSIONS, Scope, resolve_scope
 
 PRESETS = (
     ("last30", "Last 30 days"), ("month", "This month"), ("last_month", "Last month"),
@@ -93,16 +92,16 @@ class Ask:
 
 def check_access(request: HttpRequest) -> bool:
     """Refuses people who see no figures; True for an executive."""
-    if not can_see_insights(request.user):
+    if not policy.can(request.user, policy.VIEW, policy.Capability.INSIGHTS):
         raise PermissionDenied("the insights are for desk staff, service managers and executives")
-    return bool(getattr(request.user, "is_executive", False))
+    return policy.can(request.user, policy.VIEW, policy.Capability.EXECUTIVE)
 
 
 def parse(request: HttpRequest, *, default_preset: str = "last30") -> Ask:
     """The period and scope of a dashboard request. With errors, the default period and the whole scope are
     used, and `errors` says what was wrong."""
     executive = check_access(request)
-    desks = insights_desks(access_for(request.user), executive=executive)
+    desks = policy.desk_ids(request.user, policy.VIEW, policy.Kind.FIGURES)
     values = {k: (request.GET.get(k) or "").strip() for k in ("from", "to", "preset", *DIMENSIONS)}
     errors: dict[str, str] = {}
     first, last = preset_days(values["preset"] or default_preset, today())

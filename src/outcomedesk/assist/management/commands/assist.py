@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import Desk
 from outcomedesk.assist import services
 from outcomedesk.assist.evaluation import PRECISION_TARGETS, evaluate_csv
@@ -58,7 +59,7 @@ class Command(BaseCommand):
             self.train(options)
             return
         if options["action"] == "switch":
-            set_switch(None, options["feature"], options["state"] == "on", options["reason"])
+            set_switch(policy.OPERATOR, options["feature"], options["state"] == "on", options["reason"])
             self.stdout.write(f"{options['feature']}: {options['state']}")
             return
         columns = [c.strip() for c in options["text"].split(",") if c.strip()]
@@ -111,7 +112,7 @@ class Command(BaseCommand):
             desks = [known[s] for s in options["desk"]]
         trained = 0
         for desk in desks:
-            for row in services.train_desk(desk, fields=options["field"], limit=options["limit"],
+            for row in services.train_desk(desk, actor=policy.OPERATOR, fields=options["field"], limit=options["limit"],
                                            progress=lambda line: self.stdout.write(f"training {line}")):
                 if isinstance(row, TrainedModel):
                     trained += 1

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from outcomedesk.accounts import policy
 from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput
 from outcomedesk.sla.calendar import CalendarError, calendar_from_json, explain_deadline
@@ -118,7 +119,7 @@ class Command(BaseCommand):
             raise CommandError(f"--file: {path}: {exc.strerror}") from exc
         except json.JSONDecodeError as exc:
             raise CommandError(f"--file: {path} is not JSON ({exc.msg}, line {exc.lineno})") from exc
-        row = services.save_calendar(None, name, data, calendar=existing)
+        row = services.save_calendar(policy.OPERATOR, name, data, calendar=existing)
         self.stdout.write(f"{'replaced' if existing else 'created'} calendar {row.name}")
         if existing:
             count = services.recompute_active(calendar=row, progress=self._progress)
