@@ -210,12 +210,14 @@ def decide(actor: Any, pattern_id: int, status: str) -> Pattern:
     written); a dismissed pattern stays dismissed in later runs."""
     from outcomedesk.accounts import policy
     from outcomedesk.core.audit import AuditBatch
-    from outcomedesk.core.errors import InvalidInput
+    from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
     from outcomedesk.core.models import Channel
 
     row = Pattern.objects.filter(pk=pattern_id).first()
-    if row is None or not policy.can(actor, policy.WORK, row):
-        raise InvalidInput({"pattern": f"no pattern {pattern_id}"})
+    if row is None or not policy.can(actor, policy.VIEW, row):
+        raise NotFound(f"no pattern {pattern_id}", field="pattern")
+    if not policy.can(actor, policy.WORK, row):
+        raise NotAllowed(f"only agents of the {row.desk.name} desk decide its patterns")
     if status not in (PatternStatus.DISMISSED, PatternStatus.ACTED):
         raise InvalidInput({"status": f"must be dismissed or acted, not {status!r}"})
     now = clock.now()

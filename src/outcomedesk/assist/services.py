@@ -39,7 +39,7 @@ from outcomedesk.assist.switches import is_enabled
 from outcomedesk.assist.triage import Prediction, TriageError, TriageModel, join_text
 from outcomedesk.core import clock
 from outcomedesk.core.audit import AuditBatch
-from outcomedesk.core.errors import Conflict, InvalidInput, NotAllowed
+from outcomedesk.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from outcomedesk.core.models import AuditEvent, Channel
 from outcomedesk.tickets import services as tickets
 from outcomedesk.tickets.models import DONE_STATES, Level, State, Ticket
@@ -176,8 +176,8 @@ def train_all(progress: Callable[[str], None] | None = None) -> list[TrainedMode
 def activate_model(actor: User, model_id: int) -> TrainedModel:
     """Make an earlier model the active one again (a rollback)."""
     row = TrainedModel.objects.select_related("desk").filter(pk=model_id).first()
-    if row is None:
-        raise InvalidInput({"model": f"no trained model {model_id}"})
+    if row is None or not policy.can(actor, policy.VIEW, row):
+        raise NotFound(f"no trained model {model_id}", field="model")
     if not policy.can(actor, policy.MANAGE, row):
         raise NotAllowed(f"only a manager of the {row.desk.name} desk or a service manager may change its models")
     now = clock.now()
@@ -403,8 +403,10 @@ def decide(actor: User, suggestion_id: int, accept: bool, *, channel: str = Chan
     """An agent accepts (the value is applied as their change; a duplicate is merged into the ticket it
     repeats) or rejects an open suggestion."""
     suggestion = Suggestion.objects.select_related("ticket", "ticket__desk").filter(pk=suggestion_id).first()
-    if suggestion is None or not policy.can(actor, policy.WORK, suggestion):
-        raise InvalidInput({"suggestion": f"no suggestion {suggestion_id}"})
+    if suggestion is None or not policy.can(actor, policy.VIEW, suggestion):
+        raise NotFound(f"no suggestion {suggestion_id}", field="suggestion")
+    if not policy.can(actor, policy.WORK, suggestion):
+        raise NotAllowed(f"only agents of the {suggestion.ticket.desk.name} desk decide its AI suggestions")
     if suggestion.outcome != Outcome.OPEN:
         raise InvalidInput({"suggestion": f"was already {suggestion.get_outcome_display().lower()}"})
     now = clock.now()

@@ -20,7 +20,7 @@ from outcomedesk.assist.models import DraftStatus, Feature, KnowledgeDraft, Meth
 from outcomedesk.assist.switches import is_enabled
 from outcomedesk.core import clock
 from outcomedesk.core.audit import AuditBatch
-from outcomedesk.core.errors import InvalidInput, NotAllowed
+from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.core.html import html_to_text
 from outcomedesk.core.models import Channel
 from outcomedesk.tickets.models import Comment, State, Ticket
@@ -195,7 +195,7 @@ def review_draft(actor: User, draft_id: int, approve: bool, note: str = "", *,
     """A desk manager (or a service manager) approves or rejects a draft waiting for review."""
     draft = KnowledgeDraft.objects.filter(pk=draft_id).first()
     if draft is None or not policy.can(actor, policy.VIEW, draft):
-        raise InvalidInput({"draft": f"no draft {draft_id}"})
+        raise NotFound(f"no draft {draft_id}", field="draft")
     if not policy.can(actor, policy.MANAGE, draft):
         raise NotAllowed("only the desk's managers and service managers review knowledge drafts")
     if draft.status != DraftStatus.IN_REVIEW:

@@ -23,7 +23,8 @@ from typing import Any, cast
 from django.db import connection, models, transaction
 from django.db.models import F
 
-from outcomedesk.accounts.models import AssignmentGroup, Desk, User
+from outcomedesk.accounts import policy
+from outcomedesk.accounts.models import AssignmentGroup, User
 from outcomedesk.core.audit import _as_text
 from outcomedesk.core.errors import InvalidInput
 from outcomedesk.core.html import to_safe_html
@@ -103,10 +104,11 @@ class TicketRow:
 
 
 class _References:
-    """Ids known to exist, fetched once for desks and groups and per batch for people."""
+    """Ids known to exist, fetched once for desks and groups and per batch for people; `desks` are those the
+    loading principal may work."""
 
-    def __init__(self) -> None:
-        self.desks = set(Desk.objects.values_list("pk", flat=True))
+    def __init__(self, actor: policy.Actor) -> None:
+        self.desks = set(policy.desk_ids(actor, policy.WORK))
         self.group_desk = dict(AssignmentGroup.objects.values_list("pk", "desk_id"))
         self.users: set[int] = set()
         self.refs_seen: set[str] = set()
@@ -129,7 +131,7 @@ def _check(row: TicketRow, position: int, refs: _References) -> dict[str, str]:
         errors.setdefault(f"rows[{position}].{field}", message)
 
     if row.desk_id not in refs.desks:
-        bad("desk_id", f"no desk {row.desk_id!r}")
+        bad("desk_id", f"no desk {row.desk_id!r} that this load may write to")
     if row.requester_id not in refs.users:
         bad("requester_id", f"no user {row.requester_id!r}")
     if row.group_id is not None:
@@ -330,6 +332,7 @@ def load_tickets(
     batch_size: int = 5000,
     progress: Progress | None = None,
     sanitise: bool = True,
+    actor: policy.Actor = policy.IMPORTER,
 ) -> int:
     """Validate and write `rows` batch by batch; returns how many tickets were written.
 
@@ -339,7 +342,7 @@ def load_tickets(
     """
     if batch_size < 1:
         raise InvalidInput({"batch_size": f"must be at least 1, not {batch_size}"})
-    refs = _References()
+    refs = _References(actor)
     matrix = _priority_matrix()
     written = 0
     with _large_page_cache():

@@ -29,9 +29,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils.text import slugify
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import Desk
 from outcomedesk.accounts.services import ensure_groups, ensure_people
 from outcomedesk.core.bulk import insert_rows, refresh_statistics
+from outcomedesk.core.errors import NotAllowed
 from outcomedesk.core.models import AuditEvent, Channel
 from outcomedesk.tickets.models import (
     DONE_STATES,
@@ -479,8 +481,11 @@ def import_events(
     on_total: Callable[[int], None] | None = None,
     on_record: Callable[[int], None] | None = None,
     time_zone: str | None = None,
+    actor: policy.Actor = policy.IMPORTER,
 ) -> EventImportReport:
     """Import the event log at `path` into `desk` (see the module docstring)."""
+    if not policy.can(actor, policy.WORK, desk):
+        raise NotAllowed(f"{actor} may not write tickets of the {desk.name} desk")
     tz = ZoneInfo(time_zone or settings.TIME_ZONE)
     report = EventImportReport()
     records = read_events(path, fmt, report, tz, on_row)

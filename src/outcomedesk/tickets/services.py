@@ -662,13 +662,12 @@ def reopen_ticket(
     return ticket
 
 
-def close_resolved(now_: Any = None, older_than_days: int = 3) -> int:
+def close_resolved(now_: Any = None, older_than_days: int = 3, *, actor: policy.Actor = policy.SCHEDULER) -> int:
     """Close tickets resolved more than `older_than_days` ago (the nightly auto-close); returns how many."""
     now = now_ or clock.now()
     count = 0
-    for pk in Ticket.objects.filter(
-        state=State.RESOLVED, resolved_at__lt=now - timedelta(days=older_than_days)
-    ).values_list("pk", flat=True):
+    due = Ticket.objects.filter(state=State.RESOLVED, resolved_at__lt=now - timedelta(days=older_than_days))
+    for pk in policy.restrict(due, actor, policy.WORK).values_list("pk", flat=True):
         with transaction.atomic():
             ticket = _lock(pk)
             if ticket.state != State.RESOLVED:
@@ -685,10 +684,13 @@ def close_resolved(now_: Any = None, older_than_days: int = 3) -> int:
 
 def escalate_ticket(
     ticket: Ticket | int, *, raise_priority: bool = False, group: AssignmentGroup | None = None, reason: str,
+    actor: policy.Actor = policy.SCHEDULER,
 ) -> Ticket:
     """The SLA engine's own changes (raise the priority, hand to another group), recorded as the system's."""
     with transaction.atomic():
         ticket = _lock(ticket)
+        if not policy.can(actor, policy.WORK, ticket):
+            raise NotAllowed(f"{actor} may not escalate {ticket.number}")
         if ticket.state not in OPEN_STATES:
             return ticket
         now = clock.now()

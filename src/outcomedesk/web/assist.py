@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from outcomedesk.accounts import policy
 from outcomedesk.assist import patterns, queries, services, writing
 from outcomedesk.assist.models import DraftStatus, Outcome, PatternKind, PatternStatus, SuggestionKind
-from outcomedesk.core.errors import ServiceError
+from outcomedesk.core.errors import InvalidInput, ServiceError
 from outcomedesk.tickets.models import Ticket
 from outcomedesk.tickets.queries import get_visible_ticket
 from outcomedesk.web.views import _user, agent_required
@@ -58,7 +58,7 @@ def decide(request: HttpRequest, number: str, suggestion_id: int) -> HttpRespons
     accept = request.POST.get("decision") == "accept"
     try:
         done = services.decide(_user(request), suggestion_id, accept)
-    except ServiceError as exc:
+    except InvalidInput as exc:  # refusals (403, 404) are the middleware's
         messages.error(request, exc.message)
     else:
         verb = "Applied" if accept else "Dismissed"
@@ -102,7 +102,7 @@ def review(request: HttpRequest, draft_id: int) -> HttpResponse:
     try:
         done = writing.review_draft(_user(request), draft_id, request.POST.get("decision") == "approve",
                                     request.POST.get("note", ""))
-    except ServiceError as exc:
+    except InvalidInput as exc:  # refusals (403, 404) are the middleware's
         messages.error(request, exc.message)
     else:
         messages.success(request, f"{done.get_status_display()}: {done.title}.")
@@ -115,6 +115,6 @@ def pattern(request: HttpRequest, pattern_id: int) -> HttpResponse:
     status = PatternStatus.ACTED if request.POST.get("decision") == "acted" else PatternStatus.DISMISSED
     try:
         patterns.decide(_user(request), pattern_id, status)
-    except ServiceError as exc:
+    except InvalidInput as exc:
         messages.error(request, exc.message)
     return redirect("web:assist_home")

@@ -246,6 +246,14 @@ def _visible_ticket(request: HttpRequest, number: str) -> Ticket:
     return ticket
 
 
+def _working_ticket(request: HttpRequest, number: str) -> Ticket:
+    """A ticket the person works on: refused before any of the form is read."""
+    ticket = _visible_ticket(request, number)
+    if not policy.can(request.user, policy.WORK, ticket):
+        raise PermissionDenied(f"you are not an agent of the {ticket.desk.name} desk")
+    return ticket
+
+
 def _ticket_context(
     request: HttpRequest, ticket: Ticket, *, errors: dict[str, dict[str, str]] | None = None,
     values: dict[str, str] | None = None, reply: dict[str, str] | None = None, conflict: str = "",
@@ -337,7 +345,7 @@ def _perform(
 @agent_required
 @require_POST
 def ticket_edit(request: HttpRequest, number: str) -> HttpResponse:
-    ticket = _visible_ticket(request, number)
+    ticket = _working_ticket(request, number)
     data = request.POST
     tags = sorted(t.name for t in ticket.tags.all())
     watchers = sorted(ticket.watchers.values_list("username", flat=True))
@@ -355,7 +363,7 @@ def ticket_edit(request: HttpRequest, number: str) -> HttpResponse:
 @agent_required
 @require_POST
 def ticket_state(request: HttpRequest, number: str) -> HttpResponse:
-    ticket = _visible_ticket(request, number)
+    ticket = _working_ticket(request, number)
     data = request.POST
     state = forms.posted(data, "state")
 
@@ -375,7 +383,7 @@ def ticket_state(request: HttpRequest, number: str) -> HttpResponse:
 @agent_required
 @require_POST
 def ticket_reopen(request: HttpRequest, number: str) -> HttpResponse:
-    ticket = _visible_ticket(request, number)
+    ticket = _working_ticket(request, number)
     data = request.POST
     return _perform(
         request, ticket, "reopen",
@@ -390,7 +398,7 @@ def ticket_reopen(request: HttpRequest, number: str) -> HttpResponse:
 @agent_required
 @require_POST
 def ticket_link(request: HttpRequest, number: str) -> HttpResponse:
-    ticket = _visible_ticket(request, number)
+    ticket = _working_ticket(request, number)
     related = forms.posted(request.POST, "related")
     return _perform(
         request, ticket, "link", lambda: services.link_tickets(_user(request), ticket, related),
@@ -401,7 +409,7 @@ def ticket_link(request: HttpRequest, number: str) -> HttpResponse:
 @agent_required
 @require_POST
 def ticket_parent(request: HttpRequest, number: str) -> HttpResponse:
-    ticket = _visible_ticket(request, number)
+    ticket = _working_ticket(request, number)
     data = request.POST
     parent = forms.posted(data, "parent")
     return _perform(
@@ -416,7 +424,7 @@ def ticket_parent(request: HttpRequest, number: str) -> HttpResponse:
 @agent_required
 @require_POST
 def ticket_merge(request: HttpRequest, number: str) -> HttpResponse:
-    ticket = _visible_ticket(request, number)
+    ticket = _working_ticket(request, number)
     into = forms.posted(request.POST, "duplicate_of")
     return _perform(
         request, ticket, "merge", lambda: services.merge_tickets(_user(request), ticket, into),
