@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "ninja",
+    "axes",
     "outcomedesk.core",
     "outcomedesk.accounts",
     "outcomedesk.cmdb",
@@ -66,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "outcomedesk.web.middleware.ServiceErrorMiddleware",
+    # Last: turns a login refused by the lockout (AxesStandaloneBackend) into the "locked out" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "outcomedesk.config.urls"
@@ -102,7 +106,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# The lockout backend comes first: it refuses every authenticate() call (the web login, the admin login, any
+# single sign-on login that authenticates through Django) while the username is locked out at this address.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -134,11 +140,30 @@ SECURE_SSL_REDIRECT = HTTPS and env_bool("OUTCOMEDESK_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("OUTCOMEDESK_HSTS_SECONDS", 31536000) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("OUTCOMEDESK_BEHIND_PROXY", False) else None
+# Behind a reverse proxy: trust its X-Forwarded-Proto (scheme) and X-Forwarded-For (client address), never otherwise.
+OUTCOMEDESK_BEHIND_PROXY = env_bool("OUTCOMEDESK_BEHIND_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if OUTCOMEDESK_BEHIND_PROXY else None
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Login lockout (django-axes): after OUTCOMEDESK_LOGIN_FAILURES failed logins of one username from one address,
+# that username is refused from that address for OUTCOMEDESK_LOCKOUT_MINUTES (each further failure restarts the
+# wait). By username AND address, so that nobody can lock a colleague out from elsewhere. Bad API tokens count
+# per address (accounts/lockout.py). Platform admins clear lockouts in the admin (Axes > Access attempts) or with
+# `outcomedesk axes_reset` / `axes_reset_username USER` / `axes_reset_ip ADDRESS`.
+AXES_FAILURE_LIMIT = env_int("OUTCOMEDESK_LOGIN_FAILURES", 5)
+OUTCOMEDESK_LOCKOUT_MINUTES = env_int("OUTCOMEDESK_LOCKOUT_MINUTES", 15)
+if AXES_FAILURE_LIMIT < 1 or OUTCOMEDESK_LOCKOUT_MINUTES < 1:
+    raise ConfigError("OUTCOMEDESK_LOGIN_FAILURES and OUTCOMEDESK_LOCKOUT_MINUTES must be 1 or more")
+AXES_COOLOFF_TIME = timedelta(minutes=OUTCOMEDESK_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "outcomedesk.accounts.lockout.attempted_username"
+AXES_CLIENT_IP_CALLABLE = "outcomedesk.accounts.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "outcomedesk.web.lockout.locked_out"
+AXES_VERBOSE = False
 
 # E-mail: console by default; SMTP when OUTCOMEDESK_EMAIL_HOST is set.
 EMAIL_HOST = env_str("OUTCOMEDESK_EMAIL_HOST")
