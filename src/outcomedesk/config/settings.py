@@ -165,6 +165,10 @@ AXES_USERNAME_CALLABLE = "outcomedesk.accounts.lockout.attempted_username"
 AXES_CLIENT_IP_CALLABLE = "outcomedesk.accounts.lockout.client_address"
 AXES_LOCKOUT_CALLABLE = "outcomedesk.web.lockout.locked_out"
 AXES_VERBOSE = False
+# API tokens: the longest life a token may have, in days (0: no limit); tokens made without an expiry get it.
+OUTCOMEDESK_TOKEN_MAX_DAYS = env_int("OUTCOMEDESK_TOKEN_MAX_DAYS", 0)
+if OUTCOMEDESK_TOKEN_MAX_DAYS < 0:
+    raise ConfigError(f"OUTCOMEDESK_TOKEN_MAX_DAYS={OUTCOMEDESK_TOKEN_MAX_DAYS} must be 0 (no limit) or more")
 
 # E-mail: console by default; SMTP when OUTCOMEDESK_EMAIL_HOST is set.
 EMAIL_HOST = env_str("OUTCOMEDESK_EMAIL_HOST")
