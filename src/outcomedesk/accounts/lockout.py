@@ -50,15 +50,20 @@ def client_address(request: HttpRequest) -> str | None:
     Behind a proxy (OUTCOMEDESK_BEHIND_PROXY) it is the last X-Forwarded-For entry: the one our proxy appended,
     which a client cannot forge (entries to its left are whatever the client sent). Otherwise, and whenever the
     header holds no valid address, the peer's address: a client's own X-Forwarded-For is never believed."""
-    remote = request.META.get("REMOTE_ADDR") or None
     if getattr(settings, "OUTCOMEDESK_BEHIND_PROXY", False):
         hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-        if hops:
-            try:
-                return str(ipaddress.ip_address(hops[-1]))
-            except ValueError:
-                pass
-    return remote
+        if hops and (forwarded := _address(hops[-1])):
+            return forwarded
+    # A server that applied X-Forwarded-For itself (waitress behind a proxy) may have put anything here.
+    return _address(request.META.get("REMOTE_ADDR", ""))
+
+
+def _address(text: str) -> str | None:
+    """`text` as an IP address (stored in an inet column on PostgreSQL), or None."""
+    try:
+        return str(ipaddress.ip_address(text.strip().strip("[]")))
+    except ValueError:
+        return None
 
 
 def lockout_message() -> str:

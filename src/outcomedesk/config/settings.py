@@ -146,6 +146,9 @@ SECURE_HSTS_PRELOAD = HTTPS
 # Behind a reverse proxy: trust its X-Forwarded-Proto (scheme) and X-Forwarded-For (client address), never otherwise.
 OUTCOMEDESK_BEHIND_PROXY = env_bool("OUTCOMEDESK_BEHIND_PROXY", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if OUTCOMEDESK_BEHIND_PROXY else None
+# Which peer `outcomedesk serve` (waitress) takes those headers from: the proxy's address, or "*" for any peer (fine
+# while the port is reachable only by the proxy, e.g. serve --host 127.0.0.1 with the proxy on the same machine).
+OUTCOMEDESK_TRUSTED_PROXY = env_str("OUTCOMEDESK_TRUSTED_PROXY", "*")
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
