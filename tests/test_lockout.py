@@ -185,3 +185,9 @@ def test_the_outcomedesk_command_passes_the_axes_commands_through(tmp_path: Path
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert f"usage: outcomedesk {command}" in done.stdout
+
+
+def test_a_peer_address_that_is_not_an_address_is_counted_without_one(world: World) -> None:
+    # waitress behind a proxy puts the forwarded client in REMOTE_ADDR, whatever it is; the column is inet.
+    assert log_in(Client(), "alice", "wrong", address="not-an-address") == (200, False)
+    assert AccessAttempt.objects.get().ip_address is None
