@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpRequest
 
 from outcomedesk.accounts.models import ApiToken, AssignmentGroup, Desk, DeskMembership, GroupMembership, User
 
@@ -48,5 +49,10 @@ class AssignmentGroupAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "user", "name", "created_at", "last_used_at", "revoked_at")
-    readonly_fields = ("prefix", "key_hash", "created_at", "last_used_at")
+    list_display = ("prefix", "user", "name", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_filter = ("expires_at", "revoked_at")
+    search_fields = ("prefix", "user__username", "name")
+    readonly_fields = ("prefix", "key_hash", "created_at", "expires_at", "last_used_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # `outcomedesk token create`: the key is shown once, and only there

@@ -6,7 +6,9 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -23,7 +25,7 @@ from outcomedesk.accounts.models import (
     User,
 )
 from outcomedesk.core import clock
-from outcomedesk.core.errors import InvalidInput, NotFound
+from outcomedesk.core.errors import InvalidInput, NotFound, ServiceError
 
 TOKEN_PREFIX = "od_"
 
@@ -156,14 +158,47 @@ class IssuedToken:
     key: str
 
 
-def create_token(username: str, name: str = "cli") -> IssuedToken:
-    """Issue a bearer token; the key is shown once and only its hash is kept."""
+class TokenRejected(ServiceError):
+    """A bearer token that exists but may not be used any more (expired, revoked): 401 naming the reason."""
+
+    status = 401
+
+
+def token_max_days() -> int | None:
+    """The deployment's longest token lifetime (OUTCOMEDESK_TOKEN_MAX_DAYS), or None: no limit."""
+    return getattr(settings, "OUTCOMEDESK_TOKEN_MAX_DAYS", None) or None
+
+
+def create_token(username: str, name: str = "cli", *, expires_at: datetime | None = None) -> IssuedToken:
+    """Issue a bearer token; the key is shown once and only its hash is kept.
+
+    `expires_at=None` means no expiry, unless the deployment sets OUTCOMEDESK_TOKEN_MAX_DAYS: then the token expires
+    that many days from now, and may not be asked to live longer."""
+    now = clock.now()
+    errors: dict[str, str] = {}
+    name = name.strip()
+    if not name:
+        errors["name"] = "is required"
+    elif len(name) > 100:
+        errors["name"] = "use at most 100 characters"
+    max_days = token_max_days()
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            errors["expires_at"] = "needs a time zone"
+        elif expires_at <= now:
+            errors["expires_at"] = "must be in the future"
+        elif max_days is not None and expires_at > now + timedelta(days=max_days):
+            errors["expires_at"] = f"tokens may live at most {max_days} days here (OUTCOMEDESK_TOKEN_MAX_DAYS)"
+    elif max_days is not None:
+        expires_at = now + timedelta(days=max_days)
     user = User.objects.filter(username=username, is_active=True).first()
     if user is None:
         raise NotFound(f"no active user named {username!r}", field="username")
+    if errors:
+        raise InvalidInput(errors)
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user, name=name, prefix=key[:10], key_hash=_hash(key), created_at=clock.now()
+        user=user, name=name, prefix=key[:10], key_hash=_hash(key), created_at=now, expires_at=expires_at
     )
     return IssuedToken(token=token, key=key)
 
@@ -173,17 +208,18 @@ def revoke_token(prefix: str) -> int:
 
 
 def user_for_token(key: str) -> User | None:
-    """The active user a bearer key belongs to, or None."""
+    """The active user a bearer key belongs to; None when no token of an active user has this key (a guess, or
+    a token of someone who left); TokenRejected ("token expired", "token revoked") for a real key that is no longer
+    valid. Records the last use, at most once a minute."""
     if not key.startswith(TOKEN_PREFIX):
         return None
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(key_hash=_hash(key), revoked_at__isnull=True, user__is_active=True)
-        .first()
-    )
+    token = ApiToken.objects.select_related("user").filter(key_hash=_hash(key), user__is_active=True).first()
     if token is None:
         return None
     now = clock.now()
+    state = token.state(now)
+    if state != "active":
+        raise TokenRejected(f"token {state}", field="Authorization")
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user

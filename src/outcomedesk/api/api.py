@@ -9,6 +9,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
+from outcomedesk.accounts import lockout
 from outcomedesk.accounts.api import router as accounts_router
 from outcomedesk.accounts.services import user_for_token
 from outcomedesk.assist.api import router as assist_router
@@ -23,12 +24,16 @@ from outcomedesk.tickets.api import router as tickets_router
 
 
 class BearerToken(HttpBearer):
-    """`Authorization: Bearer od_...`, tokens made with `outcomedesk token create USER`."""
+    """`Authorization: Bearer od_...`, tokens made with `outcomedesk token create USER`. Bad tokens count towards
+    the login lockout of the address they come from (accounts/lockout.py): a locked-out address gets 429."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
+        lockout.check_token_attempts(request)
         user = user_for_token(token)
-        if user is not None:
-            request.user = user
+        if user is None:
+            lockout.record_bad_token(request)
+            return None
+        request.user = user
         return user
 
 

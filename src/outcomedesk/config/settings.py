@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -40,6 +41,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "ninja",
+    "axes",
+    "csp",
     "outcomedesk.core",
     "outcomedesk.accounts",
     "outcomedesk.cmdb",
@@ -57,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -66,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "outcomedesk.web.middleware.ServiceErrorMiddleware",
+    # Last: turns a login refused by the lockout (AxesStandaloneBackend) into the "locked out" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "outcomedesk.config.urls"
@@ -102,11 +108,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# The lockout backend comes first: it refuses every authenticate() call (the web login, the admin login, any
+# single sign-on login that authenticates through Django) while the username is locked out at this address.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -134,11 +143,57 @@ SECURE_SSL_REDIRECT = HTTPS and env_bool("OUTCOMEDESK_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("OUTCOMEDESK_HSTS_SECONDS", 31536000) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("OUTCOMEDESK_BEHIND_PROXY", False) else None
+# Behind a reverse proxy: trust its X-Forwarded-Proto (scheme) and X-Forwarded-For (client address), never otherwise.
+OUTCOMEDESK_BEHIND_PROXY = env_bool("OUTCOMEDESK_BEHIND_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if OUTCOMEDESK_BEHIND_PROXY else None
+# Which peer `outcomedesk serve` (waitress) takes those headers from: the proxy's address, or "*" for any peer (fine
+# while the port is reachable only by the proxy, e.g. serve --host 127.0.0.1 with the proxy on the same machine).
+OUTCOMEDESK_TRUSTED_PROXY = env_str("OUTCOMEDESK_TRUSTED_PROXY", "*")
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): everything from this server, nothing inline, no eval. Pages keep their
+# scripts and styles in static files (HTMX is configured in web/base.html to need neither). data: images for the
+# favicon and the icons inside stylesheets (the admin's, Swagger UI's). form-action is left open: single sign-on
+# posts and redirects to the identity provider. OUTCOMEDESK_CSP_REPORT_ONLY=true sends it as report-only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+if env_bool("OUTCOMEDESK_CSP_REPORT_ONLY", False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = CONTENT_SECURITY_POLICY
+    CONTENT_SECURITY_POLICY = {}
+
+# Login lockout (django-axes): after OUTCOMEDESK_LOGIN_FAILURES failed logins of one username from one address,
+# that username is refused from that address for OUTCOMEDESK_LOCKOUT_MINUTES (each further failure restarts the
+# wait). By username AND address, so that nobody can lock a colleague out from elsewhere. Bad API tokens count
+# per address (accounts/lockout.py). Platform admins clear lockouts in the admin (Axes > Access attempts) or with
+# `outcomedesk axes_reset` / `axes_reset_username USER` / `axes_reset_ip ADDRESS`.
+AXES_FAILURE_LIMIT = env_int("OUTCOMEDESK_LOGIN_FAILURES", 5)
+OUTCOMEDESK_LOCKOUT_MINUTES = env_int("OUTCOMEDESK_LOCKOUT_MINUTES", 15)
+if AXES_FAILURE_LIMIT < 1 or OUTCOMEDESK_LOCKOUT_MINUTES < 1:
+    raise ConfigError("OUTCOMEDESK_LOGIN_FAILURES and OUTCOMEDESK_LOCKOUT_MINUTES must be 1 or more")
+AXES_COOLOFF_TIME = timedelta(minutes=OUTCOMEDESK_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "outcomedesk.accounts.lockout.attempted_username"
+AXES_CLIENT_IP_CALLABLE = "outcomedesk.accounts.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "outcomedesk.web.lockout.locked_out"
+AXES_VERBOSE = False
+# API tokens: the longest life a token may have, in days (0: no limit); tokens made without an expiry get it.
+OUTCOMEDESK_TOKEN_MAX_DAYS = env_int("OUTCOMEDESK_TOKEN_MAX_DAYS", 0)
+if OUTCOMEDESK_TOKEN_MAX_DAYS < 0:
+    raise ConfigError(f"OUTCOMEDESK_TOKEN_MAX_DAYS={OUTCOMEDESK_TOKEN_MAX_DAYS} must be 0 (no limit) or more")
 
 # E-mail: console by default; SMTP when OUTCOMEDESK_EMAIL_HOST is set.
 EMAIL_HOST = env_str("OUTCOMEDESK_EMAIL_HOST")

@@ -32,6 +32,22 @@ class EmbeddedScheduler(PersistentScheduler):
             connections.close_all()  # the beat thread's own connections, before the thread ends
 
 
+# The forwarded headers waitress takes from a trusted proxy: the scheme (else https behind a TLS proxy looks like
+# http and SECURE_SSL_REDIRECT redirects for ever), the client's address, and the host and port the client asked for.
+PROXY_HEADERS = frozenset({"x-forwarded-proto", "x-forwarded-for", "x-forwarded-host", "x-forwarded-port"})
+
+
+def proxy_options(behind_proxy: bool, trusted_proxy: str) -> dict[str, Any]:
+    """waitress's proxy settings. Behind a proxy (OUTCOMEDESK_BEHIND_PROXY) the X-Forwarded-* headers of requests
+    from `trusted_proxy` (an address, or "*" for any peer) are applied: one proxy hop, its last entry of
+    X-Forwarded-For becomes the client address. Otherwise waitress removes those headers, as it does with the ones
+    of any other peer: a client cannot claim https or another address."""
+    if not behind_proxy:
+        return {"clear_untrusted_proxy_headers": True}
+    return {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1, "trusted_proxy_headers": set(PROXY_HEADERS),
+            "clear_untrusted_proxy_headers": True}
+
+
 def start_embedded_beat(app: Celery | None = None, *, schedule_filename: str | None = None) -> Any:
     """Start Celery beat in a daemon thread of this process, with the app's beat schedule (CELERY_BEAT_SCHEDULE).
 
@@ -77,10 +93,13 @@ class Command(BaseCommand):
             beat = start_embedded_beat()
             self.stdout.write("Periodic tasks run in this process (--no-beat turns them off)")
         url = f"http://{options['host']}:{options['port']}/"
+        proxy = proxy_options(settings.OUTCOMEDESK_BEHIND_PROXY, settings.OUTCOMEDESK_TRUSTED_PROXY)
+        if settings.OUTCOMEDESK_BEHIND_PROXY:
+            self.stdout.write(f"Behind a proxy: X-Forwarded-Proto/For/Host/Port trusted from {proxy['trusted_proxy']}")
         self.stdout.write(f"Outcomedesk is listening on {url} (Ctrl+C stops it)")
         try:
             serve(get_wsgi_application(), host=options["host"], port=options["port"], threads=options["threads"],
-                  ident="outcomedesk")
+                  ident="outcomedesk", **proxy)
         finally:
             if beat is not None and beat.is_alive():
                 beat.stop()

@@ -42,6 +42,15 @@
 
   document.addEventListener("change", function (event) {
     if (event.target && event.target.name === "visibility") { syncComposer(); }
+    // <select data-submit-on-change>: choosing shows the choice (the Content-Security-Policy allows no onchange="").
+    if (event.target && event.target.hasAttribute("data-submit-on-change") && event.target.form) {
+      event.target.form.submit();
+    }
+  });
+
+  // <button data-print>: print the page.
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-print]")) { window.print(); }
   });
 
   document.addEventListener("keydown", function (event) {
