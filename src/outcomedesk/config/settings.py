@@ -9,6 +9,7 @@ import dj_database_url
 from celery.schedules import crontab
 
 from outcomedesk.config.env import ConfigError, env_bool, env_int, env_list, env_str
+from outcomedesk.config.sso import sso_providers
 
 DEBUG = env_bool("OUTCOMEDESK_DEBUG", False)
 DATA_DIR = Path(env_str("OUTCOMEDESK_DATA_DIR", str(Path.cwd() / "var"))).resolve()
@@ -53,6 +54,13 @@ INSTALLED_APPS = [
     "outcomedesk.portal",
     "outcomedesk.api",
     "outcomedesk.demo",
+    # After the product's apps, so that web/templates/ overrides allauth's templates with the product's look.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
@@ -62,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -102,7 +111,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    # Username or e-mail with the local password; the MFA stage and SSO logins (accounts/sso.py).
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -111,6 +124,26 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Login (django-allauth): username or e-mail with the local password, or single sign-on (OIDC, SAML) when
+# configured; nobody signs themselves up: people come from an admin, the directory or their first SSO login.
+ACCOUNT_ADAPTER = "outcomedesk.accounts.sso.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "outcomedesk.accounts.sso.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_UNIQUE_EMAIL = False  # people imported from other tools may share a mailbox
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_LOGOUT_REDIRECT_URL = "login"
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Outcomedesk] "
+SOCIALACCOUNT_LOGIN_ON_GET = False  # "Sign in with ..." posts a form (no login CSRF through a link)
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # an SSO login is matched by its subject, then by username (JIT)
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = env_int("OUTCOMEDESK_SSO_TIMEOUT", 10)
+SOCIALACCOUNT_PROVIDERS = sso_providers()
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("OUTCOMEDESK_TIME_ZONE", "UTC")
