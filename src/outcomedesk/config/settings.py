@@ -8,6 +8,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 
+from outcomedesk.accounts.directory import DirectoryMappingError, parse_group_mapping
 from outcomedesk.config.env import ConfigError, env_bool, env_int, env_list, env_str
 from outcomedesk.config.sso import sso_providers
 
@@ -195,6 +196,12 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = TIME_ZONE
+# Directory groups (LDAP, Active Directory, OIDC and SAML) mapped to desks and roles: JSON of group → grants
+# (accounts/directory.py). The grammar is checked here; `outcomedesk check` checks that the desks exist.
+try:
+    OUTCOMEDESK_DIRECTORY_GROUPS = parse_group_mapping(env_str("OUTCOMEDESK_DIRECTORY_GROUPS"))
+except DirectoryMappingError as exc:
+    raise ConfigError(str(exc)) from None
 # Database connections: in a worker, Celery's Django fix-up (on whenever DJANGO_SETTINGS_MODULE is set) drops
 # those a pool process inherits at fork and closes them before and after every task, so none goes stale; the
 # embedded beat of `serve` closes its thread's stale ones around each task as a web request does.
