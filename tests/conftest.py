@@ -82,3 +82,7 @@ def history(world: World) -> dict[str, object]:
                               category=printing, impact=3)
             tickets.change_state(world.bob, t, "resolved", resolution_notes="cleared the queue")
     return {"network": network, "connectivity": connectivity, "printing": printing}
+
+
+# --- single sign-on: real identity providers on 127.0.0.1 (tests/sso/servers.py) ---------------------------
+from tests.sso.servers import oidc_provider  # noqa: E402, F401
