@@ -85,4 +85,4 @@ def history(world: World) -> dict[str, object]:
 
 
 # --- single sign-on: real identity providers on 127.0.0.1 (tests/sso/servers.py) ---------------------------
-from tests.sso.servers import oidc_provider  # noqa: E402, F401
+from tests.sso.servers import oidc_provider, saml_idp  # noqa: E402, F401

@@ -97,3 +97,33 @@ def test_an_identity_provider_that_is_down_gets_a_page_saying_so(
 def test_an_unconfigured_provider_has_no_login_url(db: None) -> None:
     assert Client().post("/accounts/oidc/corp/login/").status_code == 404
     assert Client().post("/accounts/saml/corp/login/").status_code == 404
+
+
+def test_the_saml_service_provider_publishes_its_metadata(
+    db: None, settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from tests.sso.servers import self_signed_certificate
+
+    _key, cert = self_signed_certificate(tmp_path, "idp.example.org")
+    settings.ALLOWED_HOSTS = ["servicedesk"]
+    configure_sso(settings, monkeypatch, {
+        "OUTCOMEDESK_SAML_ID": "corp", "OUTCOMEDESK_SAML_IDP_ENTITY_ID": "https://idp.example.org/saml",
+        "OUTCOMEDESK_SAML_IDP_SSO_URL": "https://idp.example.org/saml/sso", "OUTCOMEDESK_SAML_IDP_X509CERT": str(cert),
+    })
+    # An intranet host name of one label ("servicedesk") is a valid place for the service provider.
+    response = Client(HTTP_HOST="servicedesk").get("/accounts/saml/corp/metadata/")
+    assert response.status_code == 200
+    assert b'entityID="http://servicedesk/accounts/saml/corp/metadata/"' in response.content
+    assert b'Location="http://servicedesk/accounts/saml/corp/acs/"' in response.content
+
+
+def test_a_saml_identity_provider_whose_metadata_cannot_be_fetched_gets_a_page_saying_so(
+    db: None, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}/metadata"
+    configure_sso(settings, monkeypatch, {"OUTCOMEDESK_SAML_ID": "corp", "OUTCOMEDESK_SAML_NAME": "Corp SAML",
+                                          "OUTCOMEDESK_SAML_IDP_METADATA_URL": url,
+                                          "OUTCOMEDESK_SAML_IDP_ENTITY_ID": url})
+    response = Client(HTTP_HOST="localhost").post("/accounts/saml/corp/login/")
+    assert response.status_code == 401
+    assert b"Corp SAML" in response.content and b"could not be reached" in response.content

@@ -14,6 +14,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -135,3 +136,91 @@ def configure_sso(settings: Any, monkeypatch: pytest.MonkeyPatch, variables: dic
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     settings.SOCIALACCOUNT_PROVIDERS = sso_providers()
+
+
+# --- SAML 2.0 ---------------------------------------------------------------------------------------------
+
+GROUPS_OID = "urn:oid:1.3.6.1.4.1.5923.1.5.1.1"  # isMemberOf, as pysaml2 names it in the URI name format
+
+
+@dataclass
+class SamlIdentityProvider:
+    base_url: str
+    org: str
+    people: dict[str, dict[str, Any]]
+
+    def environment(self, name: str = "Corp SAML") -> dict[str, str]:
+        """The OUTCOMEDESK_SAML_* variables an operator would set for this identity provider."""
+        return {"OUTCOMEDESK_SAML_ID": self.org, "OUTCOMEDESK_SAML_NAME": name,
+                "OUTCOMEDESK_SAML_IDP_METADATA_URL": f"{self.base_url}/metadata",
+                "OUTCOMEDESK_SAML_IDP_ENTITY_ID": f"{self.base_url}/metadata",
+                "OUTCOMEDESK_SAML_GROUPS_ATTRIBUTE": GROUPS_OID}
+
+
+SAML_PEOPLE = {
+    "quinn": {"password": "quinn-at-the-saml-idp", "name_id": "e3b0c442-quinn", "attributes": {
+        "uid": ["quinn"], "mail": ["quinn.li@example.org"], "givenName": ["Quinn"], "sn": ["Li"],
+        "displayName": ["Quinn Li"], "isMemberOf": ["outcomedesk-hr-managers", "staff"],
+    }},
+}
+
+
+def self_signed_certificate(directory: Path, common_name: str) -> tuple[Path, Path]:
+    """A new RSA key and a self-signed certificate for it (PEM files), made for this test session."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2)).sign(key, hashes.SHA256())
+    )
+    key_file, cert_file = directory / "idp.key", directory / "idp.crt"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_file.chmod(0o600)
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return key_file, cert_file
+
+
+def sp_metadata(live_url: str, org: str) -> str:
+    """Outcomedesk's service-provider metadata as allauth describes it (entity id = its metadata URL)."""
+    return f"""<?xml version="1.0"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"
+                     entityID="{live_url}/accounts/saml/{org}/metadata/">
+  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="false"
+                      WantAssertionsSigned="true">
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+                                 Location="{live_url}/accounts/saml/{org}/acs/" index="1"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>
+"""
+
+
+@pytest.fixture(scope="session")
+def saml_idp(live_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SamlIdentityProvider]:
+    """The pysaml2 identity provider of tests/sso/saml_idp.py on a free port, trusting the live server's SP."""
+    if shutil.which("xmlsec1") is None:
+        pytest.fail("xmlsec1 is needed by the SAML identity provider of the SSO tests (apt-get install xmlsec1)")
+    directory = tmp_path_factory.mktemp("saml-idp")
+    key_file, cert_file = self_signed_certificate(directory, "Outcomedesk test IdP")
+    org, port = "corp-saml", free_port()
+    metadata_file = directory / "sp.xml"
+    metadata_file.write_text(sp_metadata(live_server.url, org))
+    config_file = directory / "idp.json"
+    config_file.write_text(json.dumps({"port": port, "key_file": str(key_file), "cert_file": str(cert_file),
+                                       "sp_metadata_file": str(metadata_file), "people": SAML_PEOPLE}))
+    process = subprocess.Popen([sys.executable, str(HERE / "saml_idp.py"), str(config_file)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base_url = _wait_for_ready(process, "the pysaml2 identity provider")
+    try:
+        yield SamlIdentityProvider(base_url=base_url, org=org, people=SAML_PEOPLE)
+    finally:
+        _stop(process)

@@ -164,8 +164,9 @@ def saml_apps() -> list[dict[str, Any]]:
         app_settings: dict[str, Any] = {
             "attribute_mapping": attributes,
             "idp": idp,
+            # Intranet host names of one label (https://servicedesk/) are valid places for the service provider.
             "advanced": {"want_assertion_signed": want_signed, "reject_idp_initiated_sso": not idp_initiated,
-                         "strict": True},
+                         "strict": True, "allow_single_label_domains": True},
             "groups_attribute": str(entry.get("groups_attribute") or "groups"),
         }
         if entry.get("sp_entity_id"):
