@@ -79,3 +79,19 @@ def test_a_wrong_password_at_the_provider_does_not_sign_in(
     sign_in_at_the_provider(page, live_server.url, "olivia", "not-her-password")
     expect(page.get_by_role("alert")).to_have_text("Wrong username or password")
     assert not User.objects.filter(username="olivia").exists()
+
+
+def test_a_username_owned_by_another_directory_is_refused_with_the_reason(
+    browser: Any, live_server: Any, corp_sso: OidcProvider
+) -> None:
+    from outcomedesk.accounts.directory import DirectoryPerson
+    from outcomedesk.accounts.services import apply_directory_person
+
+    apply_directory_person(DirectoryPerson(source="ldap", external_id="uid=olivia", username="olivia"))
+    page = browser.new_context().new_page()
+    sign_in_at_the_provider(page, live_server.url, "olivia", "olivia-at-the-idp")
+    expect(page.get_by_role("heading", name="Single sign-on failed")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("belongs to an account of 'ldap'")
+    assert not SocialAccount.objects.exists()
+    page.goto(f"{live_server.url}/portal/")
+    assert page.url.startswith(f"{live_server.url}/login/")  # not signed in
