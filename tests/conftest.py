@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -47,9 +48,18 @@ def world(db: None) -> World:
 
 
 @pytest.fixture(autouse=True)
-def _media_in_tmp(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def _media_in_tmp(settings, tmp_path) -> Iterator[None]:  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # The roles that must use MFA are cached per process (read at most once a minute in production). Each test
+    # starts from the migration's default, none required, already cached, so that query budgets count the page.
+    from django.core.cache import cache
+
+    from outcomedesk.accounts.mfa import CACHE_KEY, CACHE_SECONDS
+
+    cache.set(CACHE_KEY, frozenset(), CACHE_SECONDS)
+    yield
+    cache.delete(CACHE_KEY)
 
 
 def client_for(user: User) -> Client:

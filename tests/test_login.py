@@ -50,7 +50,9 @@ def test_nobody_signs_themselves_up(db: None) -> None:
 
 
 def test_the_login_page_offers_no_single_sign_on_when_none_is_configured(db: None) -> None:
-    assert b"Sign in with" not in Client().get("/login/").content
+    page = Client().get("/login/").content
+    assert b'aria-label="Single sign-on"' not in page and b"/accounts/oidc/" not in page
+    assert b"Sign in with a passkey" in page
 
 
 def test_the_admin_sends_visitors_to_the_product_login(world: World) -> None:

@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from outcomedesk.accounts.directory import parse_group_mapping
 from outcomedesk.accounts.models import DeskMembership, User
+from outcomedesk.accounts.services import set_mfa_requirement
 from tests import factories as f
 from tests.sso.servers import OidcProvider, configure_sso
 
@@ -37,6 +38,7 @@ def sign_in_at_the_provider(page: Page, base: str, login: str, password: str) ->
 def test_olivia_signs_in_through_the_openid_provider_and_gets_an_account(
     browser: Any, live_server: Any, corp_sso: OidcProvider
 ) -> None:
+    set_mfa_requirement("agent", True)  # an SSO session is trusted to the identity provider's own MFA
     page = browser.new_context().new_page()
     sign_in_at_the_provider(page, live_server.url, "olivia", "olivia-at-the-idp")
     page.wait_for_url(f"{live_server.url}/desk/**")  # her IdP group made her an IT agent

@@ -1,7 +1,19 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpRequest
 
-from outcomedesk.accounts.models import ApiToken, AssignmentGroup, Desk, DeskMembership, GroupMembership, User
+from outcomedesk.accounts.models import (
+    ApiToken,
+    AssignmentGroup,
+    Desk,
+    DeskMembership,
+    GroupMembership,
+    MfaRequirement,
+    User,
+)
+from outcomedesk.accounts.services import set_mfa_requirement
 
 
 class DeskMembershipInline(admin.TabularInline):
@@ -50,3 +62,18 @@ class AssignmentGroupAdmin(admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("prefix", "user", "name", "created_at", "last_used_at", "revoked_at")
     readonly_fields = ("prefix", "key_hash", "created_at", "last_used_at")
+
+
+@admin.register(MfaRequirement)
+class MfaRequirementAdmin(admin.ModelAdmin):
+    """Which roles must use two-factor authentication; a change applies on every server within a minute."""
+
+    list_display = ("role", "required")
+    list_editable = ("required",)
+    list_display_links = None
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: MfaRequirement, form: Any, change: bool) -> None:
+        set_mfa_requirement(obj.role, obj.required)

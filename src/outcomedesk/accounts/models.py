@@ -150,3 +150,27 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+class MfaRole(models.TextChoices):
+    """The roles a platform admin may require two-factor authentication of."""
+
+    PLATFORM_ADMIN = "platform_admin", "Platform admins"
+    SERVICE_MANAGER = "service_manager", "Service managers"
+    DESK_MANAGER = "desk_manager", "Desk managers"
+    AGENT = "agent", "Agents"
+    EXECUTIVE = "executive", "Executives"
+
+
+class MfaRequirement(models.Model):
+    """Whether the people of one role must set up two-factor authentication before they can use Outcomedesk."""
+
+    role = models.CharField(max_length=20, choices=MfaRole.choices, primary_key=True)
+    required = models.BooleanField(default=False, help_text="People of this role must use two-factor authentication")
+
+    class Meta:
+        ordering = ["role"]
+        verbose_name = "MFA requirement"
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {'required' if self.required else 'optional'}"

@@ -26,6 +26,8 @@ from outcomedesk.accounts.models import (
     DeskMembership,
     GroupMembership,
     MembershipSource,
+    MfaRequirement,
+    MfaRole,
     User,
 )
 from outcomedesk.core import clock
@@ -491,3 +493,17 @@ def link_manager(user: User, manager_username: str) -> bool:
         audit.add("set", "manager", old, manager)
         audit.save()
     return True
+
+
+# --- two-factor authentication required per role -----------------------------------------------------------
+
+def set_mfa_requirement(role: str, required: bool) -> MfaRequirement:
+    """Require (or stop requiring) two-factor authentication of everyone with `role` (accounts/mfa.py)."""
+    from outcomedesk.accounts.mfa import forget_required_roles
+
+    if role not in MfaRole.values:
+        raise InvalidInput({"role": f"{role!r} is not a role; use one of {', '.join(MfaRole.values)}"})
+    requirement, _ = MfaRequirement.objects.update_or_create(role=role, defaults={"required": required})
+    transaction.on_commit(forget_required_roles)
+    forget_required_roles()
+    return requirement

@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "outcomedesk.accounts.mfa.RequireMfaMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "outcomedesk.web.middleware.ServiceErrorMiddleware",
@@ -133,7 +134,7 @@ SOCIALACCOUNT_ADAPTER = "outcomedesk.accounts.sso.SocialAccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
-ACCOUNT_UNIQUE_EMAIL = False  # people imported from other tools may share a mailbox
+ACCOUNT_UNIQUE_EMAIL = True  # allauth requires it for logging in by e-mail
 ACCOUNT_SESSION_REMEMBER = True
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_LOGOUT_REDIRECT_URL = "login"
@@ -145,6 +146,14 @@ SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # an SSO login is matched by its sub
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_REQUESTS_TIMEOUT = env_int("OUTCOMEDESK_SSO_TIMEOUT", 10)
 SOCIALACCOUNT_PROVIDERS = sso_providers()
+
+# Two-factor authentication (allauth.mfa): an authenticator app (TOTP) with recovery codes, and security keys or
+# passkeys (WebAuthn, which browsers allow on https:// and on http://localhost). Which roles must use it is set in
+# the admin (accounts.MfaRequirement); a session signed in through SSO is trusted to the identity provider's MFA.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = env_str("OUTCOMEDESK_MFA_ISSUER", "Outcomedesk")
+OUTCOMEDESK_MFA_TRUST_SSO = env_bool("OUTCOMEDESK_MFA_TRUST_SSO", True)
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("OUTCOMEDESK_TIME_ZONE", "UTC")
@@ -173,6 +182,8 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Security keys on a plain-HTTP trial (http://localhost:8000); with HTTPS the browser's origin check applies.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not HTTPS
 
 # E-mail: console by default; SMTP when OUTCOMEDESK_EMAIL_HOST is set.
 EMAIL_HOST = env_str("OUTCOMEDESK_EMAIL_HOST")
