@@ -84,3 +84,17 @@ def test_people_cannot_change_their_directory_email_themselves(world: World) -> 
     client = Client()
     client.force_login(world.alice)
     assert client.get("/accounts/email/").status_code == 404
+
+
+def test_forgot_password_mails_a_reset_link_to_a_local_account(world: World, mailoutbox) -> None:  # type: ignore[no-untyped-def]
+    response = Client().post("/accounts/password/reset/", {"email": "alice@example.org"})
+    assert response.status_code == 302
+    assert len(mailoutbox) == 1 and "/accounts/password/reset/key/" in mailoutbox[0].body
+
+
+def test_forgot_password_gives_no_local_password_to_a_person_who_signs_in_through_sso(
+    world: World, mailoutbox  # type: ignore[no-untyped-def]
+) -> None:
+    User.objects.filter(pk=world.carol.pk).update(password="!unusable")
+    Client().post("/accounts/password/reset/", {"email": "carol@example.org"})
+    assert all("/accounts/password/reset/key/" not in mail.body for mail in mailoutbox)

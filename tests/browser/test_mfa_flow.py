@@ -5,9 +5,8 @@ is added and then signs in as a passkey."""
 from __future__ import annotations
 
 import re
-from typing import Any
-
 from datetime import timedelta
+from typing import Any
 
 import pyotp
 import pytest

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.forms import ResetPasswordForm as AllauthResetPasswordForm
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
@@ -34,6 +35,17 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return False
+
+
+class ResetPasswordForm(AllauthResetPasswordForm):
+    """"Forgot your password?" resets local passwords only: a person who signs in through SSO or the directory
+    has no password here to reset, and must not get one by e-mail behind the identity provider's back."""
+
+    def clean_email(self) -> str:
+        email = super().clean_email()
+        found: list[Any] = list(getattr(self, "users", []))
+        self.users = [user for user in found if user.has_usable_password()]
+        return email
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):

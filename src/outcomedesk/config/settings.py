@@ -131,6 +131,7 @@ LOGOUT_REDIRECT_URL = "login"
 # configured; nobody signs themselves up: people come from an admin, the directory or their first SSO login.
 ACCOUNT_ADAPTER = "outcomedesk.accounts.sso.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "outcomedesk.accounts.sso.SocialAccountAdapter"
+ACCOUNT_FORMS = {"reset_password": "outcomedesk.accounts.sso.ResetPasswordForm"}
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
