@@ -98,3 +98,11 @@ def test_forgot_password_gives_no_local_password_to_a_person_who_signs_in_throug
     User.objects.filter(pk=world.carol.pk).update(password="!unusable")
     Client().post("/accounts/password/reset/", {"email": "carol@example.org"})
     assert all("/accounts/password/reset/key/" not in mail.body for mail in mailoutbox)
+
+
+def test_a_person_without_a_local_password_cannot_give_themselves_one(world: World) -> None:
+    User.objects.filter(pk=world.carol.pk).update(password="!unusable")
+    client = Client()
+    client.force_login(User.objects.get(pk=world.carol.pk))
+    assert client.get("/accounts/password/set/").status_code == 404
+    assert b"Change password" not in client.get("/portal/preferences/").content

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from outcomedesk.config.env import ConfigError, env_str
+from outcomedesk.config.env import ConfigError, env_int, env_str
 
 OIDC_KEYS = {"id", "name", "issuer", "client_id", "client_secret", "scopes", "groups_claim", "token_auth_method"}
 SAML_KEYS = {"id", "name", "idp_metadata_url", "idp_entity_id", "idp_sso_url", "idp_slo_url", "idp_x509cert",
@@ -142,7 +142,8 @@ def saml_apps() -> list[dict[str, Any]]:
         if entry.get("idp_metadata_url"):
             if not entry.get("idp_entity_id"):
                 raise ConfigError(f"{source}: idp_entity_id is required with idp_metadata_url")
-            idp = {"metadata_url": str(entry["idp_metadata_url"]), "entity_id": str(entry["idp_entity_id"])}
+            idp = {"metadata_url": str(entry["idp_metadata_url"]), "entity_id": str(entry["idp_entity_id"]),
+                   "metadata_request_timeout": env_int("OUTCOMEDESK_SSO_TIMEOUT", 10)}
         else:
             missing = [k for k in ("idp_entity_id", "idp_sso_url", "idp_x509cert") if not entry.get(k)]
             if missing:

@@ -23,7 +23,8 @@ admin.site.unregister(SocialToken)
 
 
 def _not_offered(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-    """allauth pages the product does not offer: a person's e-mail comes from an admin or the directory."""
+    """allauth pages the product does not offer: a person's e-mail comes from an admin or the directory, and a
+    person who signs in through SSO or the directory does not give themselves a local password."""
     raise Http404("not offered")
 
 
@@ -31,6 +32,7 @@ urlpatterns = [
     path("", web_views.home, name="home"),
     path("accounts/email/", _not_offered),
     path("accounts/3rdparty/", _not_offered),
+    path("accounts/password/set/", _not_offered),
     # An identity provider that is down gets a page saying so, not a server error.
     path("accounts/oidc/<str:provider_id>/login/", unreachable_provider_guard(oidc_views.login, "provider_id")),
     path("accounts/saml/<str:organization_slug>/login/",
