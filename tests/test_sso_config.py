@@ -127,3 +127,10 @@ def test_a_saml_identity_provider_whose_metadata_cannot_be_fetched_gets_a_page_s
     response = Client(HTTP_HOST="localhost").post("/accounts/saml/corp/login/")
     assert response.status_code == 401
     assert b"Corp SAML" in response.content and b"could not be reached" in response.content
+
+
+def test_sign_in_buttons_keep_the_page_asked_for(db: None, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    configure_sso(settings, monkeypatch, {"OUTCOMEDESK_OIDC_ISSUER": "https://idp.example.org",
+                                          "OUTCOMEDESK_OIDC_CLIENT_ID": "x", "OUTCOMEDESK_OIDC_NAME": "Corp"})
+    page = Client().get("/login/?next=/portal/tickets/").content.decode()
+    assert 'action="/accounts/oidc/oidc/login/?process=login&amp;next=%2Fportal%2Ftickets%2F"' in page
