@@ -131,7 +131,7 @@ def test_the_command_prints_progress_and_a_summary(world: World, ldap_settings) 
     call_command("directory", "sync", "--progress-seconds", "0", stdout=out)
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("directory sync: reading ldap://127.0.0.1:")
-    assert "directory sync: 6/6 people applied" in lines
+    assert "directory sync: 0/6 people applied" in lines and "directory sync: 6/6 people applied" in lines
     assert lines[-1] == "directory sync: created 6, updated 0, disabled 0, unchanged 0, failed 0"
 
 

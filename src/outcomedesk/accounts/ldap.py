@@ -289,6 +289,8 @@ def sync_directory(config: LdapConfig, *, dry_run: bool = False,
 def _apply_all(people: list[DirectoryPerson], report: SyncReport, services: Any,
                progress: Callable[[int, int], None] | None, progress_every: float) -> None:
     pending_managers = []
+    if progress:
+        progress(0, len(people))  # the directory is read: say how many there are before the first is applied
     last = time.monotonic()
     for done, person in enumerate(people, start=1):
         try:
