@@ -100,10 +100,17 @@ class LdapServer:
         self.port = _free_port()
         self.url = f"ldap://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
+        self.certificate = self.folder / "cert.pem"
 
     def start(self) -> LdapServer:
         data = self.folder / "data"
         data.mkdir()
+        # A self-signed certificate for 127.0.0.1, for StartTLS (the tests pass it as the CA file).
+        self.certificate = self.folder / "cert.pem"
+        key = self.folder / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                        "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out",
+                        str(self.certificate)], check=True, capture_output=True)
         conf = self.folder / "slapd.conf"
         conf.write_text(f"""
 include /etc/ldap/schema/core.schema
@@ -119,6 +126,8 @@ suffix "{BASE}"
 rootdn "{ADMIN_DN}"
 rootpw {ADMIN_PASSWORD}
 directory {data}
+TLSCertificateFile {self.certificate}
+TLSCertificateKeyFile {key}
 access to attrs=userPassword
   by anonymous auth
   by * none

@@ -15,10 +15,13 @@ from django.core.management.base import CommandError
 from django.test import Client
 
 from outcomedesk.accounts import services as accounts
+from outcomedesk.accounts.directory import DirectoryPerson
 from outcomedesk.accounts.ldap import LdapConfig, LdapError, sync_directory
 from outcomedesk.accounts.models import DeskMembership, User
 from tests.conftest import World
 from tests.ldap_server import PASSWORD, LdapServer
+
+_PERSON = DirectoryPerson(source="oidc:corp", external_id="sub-1", username="someone")
 
 
 def desks_of(username: str) -> dict[str, str]:
@@ -159,6 +162,37 @@ def test_a_search_base_that_finds_nobody_does_not_disable_everyone(world: World,
     with pytest.raises(LdapError, match="found nobody"):
         sync_directory(empty)
     assert User.objects.filter(directory_source="ldap", is_active=True).count() == 5
+
+
+def test_starttls_with_the_servers_certificate_logs_in_and_syncs(  # type: ignore[no-untyped-def]
+        world: World, ldap_settings: LdapConfig, ldap_server: LdapServer, settings) -> None:
+    secured = replace(ldap_settings, start_tls=True, ca_file=str(ldap_server.certificate))
+    settings.OUTCOMEDESK_LDAP = secured
+    assert authenticate(username="erin", password=PASSWORD) is not None
+    report = sync_directory(secured)
+    assert (report.created, report.updated) == (5, 1)  # Erin's manager, Ivan, had no account at her login
+
+
+def test_starttls_with_an_untrusted_certificate_is_refused_clearly(world: World, ldap_settings: LdapConfig) -> None:
+    untrusted = replace(ldap_settings, start_tls=True, ca_file="/etc/ssl/certs/ca-certificates.crt")
+    with pytest.raises(LdapError, match=r"LDAP error at ldap://127.0.0.1:\d+: Connect error"):
+        sync_directory(untrusted)
+
+
+def test_people_are_read_a_page_at_a_time(world: World, ldap_settings: LdapConfig) -> None:
+    report = sync_directory(replace(ldap_settings, page_size=2))
+    assert report.created == 6
+
+
+def test_a_person_who_cannot_be_applied_is_skipped_and_named(world: World, ldap_settings) -> None:  # type: ignore[no-untyped-def]
+    sso = accounts.apply_directory_person(replace(_PERSON, username="nina"))
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(SystemExit) as exit_:
+        call_command("directory", "sync", stdout=out, stderr=err)
+    assert exit_.value.code == 1
+    assert "skipped nina: username: 'nina' belongs to an account of 'oidc:corp', not 'ldap'" in err.getvalue()
+    assert out.getvalue().splitlines()[-1].endswith("unchanged 0, failed 1")
+    assert User.objects.get(pk=sso.user.pk).directory_source == "oidc:corp"
 
 
 def test_the_periodic_task_runs_the_sync(world: World, ldap_settings) -> None:  # type: ignore[no-untyped-def]

@@ -23,7 +23,6 @@ from outcomedesk.core.errors import InvalidInput
 logger = logging.getLogger(__name__)
 SOURCE = "ldap"
 _TRUE = {"true", "yes", "1", "on", "y"}
-_PAGE_SIZE = 500
 
 
 class LdapError(RuntimeError):
@@ -56,6 +55,7 @@ class LdapConfig:
     start_tls: bool = False
     ca_file: str = ""
     timeout: int = 10
+    page_size: int = 500  # entries per page of a search (Active Directory returns at most 1,000)
 
     def check(self) -> list[str]:
         """What is wrong with these settings, one message each (the settings refuse to start on any)."""
@@ -188,12 +188,12 @@ def _describe(exc: Exception) -> str:
     return " - ".join(str(info[k]) for k in ("desc", "info") if info.get(k)) or str(exc)
 
 
-def _search(conn: Any, base: str, filterstr: str, attrs: list[str]) -> Iterator[tuple[str, Any]]:
+def _search(conn: Any, base: str, filterstr: str, attrs: list[str], page_size: int) -> Iterator[tuple[str, Any]]:
     """Every entry under `base`, a page at a time (Active Directory returns at most 1,000 per search)."""
     import ldap
     from ldap.controls import SimplePagedResultsControl
 
-    control = SimplePagedResultsControl(True, size=_PAGE_SIZE, cookie="")
+    control = SimplePagedResultsControl(True, size=page_size, cookie="")
     while True:
         try:
             msgid = conn.search_ext(base, ldap.SCOPE_SUBTREE, filterstr, attrs, serverctrls=[control])
@@ -218,13 +218,15 @@ def read_people(config: LdapConfig) -> list[DirectoryPerson]:
         groups_of: dict[str, set[str]] = {}
         if config.group_search_base:
             attrs = [config.group_member_attr, config.group_name_attr]
-            for group_dn, group_attrs in _search(conn, config.group_search_base, config.group_filter, attrs):
+            for group_dn, group_attrs in _search(conn, config.group_search_base, config.group_filter, attrs,
+                                                 config.page_size):
                 names = {normalise_group(group_dn)} | {normalise_group(n) for n in
                                                         [_text(group_attrs, config.group_name_attr)] if n}
                 for member in _values(group_attrs, config.group_member_attr):
                     member_dn = member.decode() if isinstance(member, bytes) else str(member)
                     groups_of.setdefault(normalise_group(member_dn), set()).update(names)
-        entries = list(_search(conn, config.user_search_base, config.people_filter, config.attribute_list()))
+        entries = list(_search(conn, config.user_search_base, config.people_filter, config.attribute_list(),
+                               config.page_size))
     finally:
         conn.unbind_s()
     username_of = {normalise_group(dn): _text(attrs, config.username_attr).strip() for dn, attrs in entries}
@@ -301,10 +303,12 @@ def _apply_all(people: list[DirectoryPerson], report: SyncReport, services: Any,
             continue
         setattr(report, outcome.status, getattr(report, outcome.status) + 1)
         if outcome.manager_missing:
-            pending_managers.append((outcome.user, person.manager_username))
+            pending_managers.append((outcome.user, person.manager_username, outcome.status))
         if progress and time.monotonic() - last >= progress_every:
             progress(done, len(people))
             last = time.monotonic()
     # Managers who came later in the directory than the people they manage.
-    for user, manager in pending_managers:
-        services.link_manager(user, manager)
+    for user, manager, status in pending_managers:
+        if services.link_manager(user, manager) and status == "unchanged":
+            report.unchanged -= 1
+            report.updated += 1
