@@ -216,3 +216,21 @@ def test_outcomedesk_check_names_a_mapping_to_an_unknown_desk(world: World, sett
         call_command("check")
     settings.OUTCOMEDESK_DIRECTORY_GROUPS = MAPPING
     call_command("check")
+
+
+def test_the_admin_shows_where_an_account_and_its_memberships_come_from(world: World) -> None:
+    from tests.conftest import client_for
+
+    erin = accounts.apply_directory_person(ERIN, mapping=MAPPING).user
+    page = client_for(world.root).get(f"/admin/accounts/user/{erin.pk}/change/")
+    assert page.status_code == 200
+    assert b"uuid-erin" in page.content and b"From a directory group" in page.content
+    assert client_for(world.root).get("/admin/accounts/user/?directory_source=ldap").status_code == 200
+
+
+def test_an_account_a_sign_on_library_built_but_did_not_save_is_created(world: World) -> None:
+    built = User(username="erin")
+    outcome = accounts.apply_directory_person(replace(ERIN, source="oidc:corp"), mapping=MAPPING, user=built)
+    assert outcome.status == "created" and outcome.user.pk is not None
+    assert User.objects.get(username="erin").directory_source == "oidc:corp"
+    assert memberships(outcome.user) == {"it": ("agent", "directory")}
