@@ -234,3 +234,50 @@ def test_an_account_a_sign_on_library_built_but_did_not_save_is_created(world: W
     assert outcome.status == "created" and outcome.user.pk is not None
     assert User.objects.get(username="erin").directory_source == "oidc:corp"
     assert memberships(outcome.user) == {"it": ("agent", "directory")}
+
+
+# --- an Active Directory entry as the LDAP login and the sync read it (accounts/ldap.py) ----------------------
+
+def _ad_entry(**overrides: list[bytes]) -> dict[str, list[bytes]]:
+    entry = {
+        "sAMAccountName": [b"erin.example"], "objectGUID": [bytes(range(16))], "mail": [b"erin@example.org"],
+        "givenName": [b"Erin"], "sn": [b"Example"], "displayName": [b"Erin Example"],
+        "department": [b"Finance"], "userAccountControl": [b"512"],
+        "manager": [b"CN=Frank Boss,OU=Staff,DC=example,DC=org"],
+    }
+    entry.update(overrides)
+    return entry
+
+
+def test_an_active_directory_entry_reads_with_the_default_attributes() -> None:
+    from outcomedesk.accounts.ldap import LdapConfig, person_from_entry
+
+    config = LdapConfig(url="ldaps://dc1.example.org", user_search_base="OU=Staff,DC=example,DC=org")
+    person = person_from_entry(config, "CN=Erin Example,OU=Staff,DC=example,DC=org", _ad_entry(),
+                               groups={"cn=it agents,ou=groups,dc=example,dc=org"}, manager_username="frank")
+    assert (person.username, person.email, person.department, person.disabled, person.is_vip) == (
+        "erin.example", "erin@example.org", "Finance", False, None)
+    assert person.external_id == "03020100-0504-0706-0809-0a0b0c0d0e0f"  # objectGUID is little-endian
+    # django-auth-ldap hands over as text what happens to decode as UTF-8: the same id comes out.
+    as_text = _ad_entry(objectGUID=[bytes(range(16)).decode()])  # type: ignore[list-item]
+    assert person_from_entry(config, "CN=x", as_text, groups=set(), manager_username="").external_id == (
+        person.external_id)
+
+
+@pytest.mark.parametrize(("flags", "disabled"), [(b"512", False), (b"514", True), (b"66050", True),
+                                                 (b"66048", False)])
+def test_active_directorys_accountdisable_bit_disables(flags: bytes, disabled: bool) -> None:
+    from outcomedesk.accounts.ldap import LdapConfig, person_from_entry
+
+    config = LdapConfig(url="ldap://dc1", user_search_base="DC=example,DC=org")
+    person = person_from_entry(config, "CN=x", _ad_entry(userAccountControl=[flags]), groups=set(),
+                               manager_username="")
+    assert person.disabled is disabled
+
+
+def test_a_manager_dn_named_by_the_username_needs_no_lookup() -> None:
+    from outcomedesk.accounts.ldap import LdapConfig, manager_username_from_dn
+
+    openldap = LdapConfig(url="ldap://x", user_search_base="dc=x", username_attr="uid")
+    assert manager_username_from_dn(openldap, "uid=ivan,ou=people,dc=example,dc=org") == "ivan"
+    assert manager_username_from_dn(openldap, "CN=Ivan Lead,OU=Staff,DC=example,DC=org") == ""

@@ -265,3 +265,32 @@ def test_the_command_fails_clearly_with_a_non_zero_exit(tmp_path, ldap_server: L
     assert "cannot reach the LDAP server at ldap://127.0.0.1:9" in result.stderr
     result = _run(["directory", "sync"], tmp_path)
     assert result.returncode == 1 and "LDAP is not configured" in result.stderr
+
+
+def test_a_manager_whose_dn_is_named_by_cn_is_found_at_login_and_at_sync(  # type: ignore[no-untyped-def]
+        world: World, ldap_settings: LdapConfig, ldap_server: LdapServer) -> None:
+    """As in Active Directory (CN=Olga Owner,OU=...), the manager's DN does not carry their username."""
+    import ldap.modlist
+
+    from tests.ldap_server import BASE
+
+    olga = f"cn=Olga Owner,ou=people,{BASE}"
+    entry = {"objectClass": [b"inetOrgPerson"], "cn": [b"Olga Owner"], "sn": [b"Owner"], "uid": [b"olga"],
+             "userPassword": [PASSWORD.encode()]}
+    conn = ldap_server.admin()
+    conn.add_s(olga, ldap.modlist.addModlist(entry))
+    conn.unbind_s()
+    pete = ldap_server.add_person("pete", "Pete", "Report")
+    conn = ldap_server.admin()
+    conn.modify_s(pete, [(ldap.MOD_ADD, "manager", olga.encode())])
+    conn.unbind_s()
+    try:
+        assert authenticate(username="olga", password=PASSWORD) is not None
+        assert authenticate(username="pete", password=PASSWORD) is not None
+        assert User.objects.get(username="pete").manager == User.objects.get(username="olga")
+        User.objects.filter(username="pete").update(manager=None)
+        sync_directory(ldap_settings)
+        assert User.objects.get(username="pete").manager == User.objects.get(username="olga")
+    finally:
+        ldap_server.delete(pete)
+        ldap_server.delete(olga)

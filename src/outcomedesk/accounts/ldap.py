@@ -103,12 +103,12 @@ def _stable_id(config: LdapConfig, dn: str, attrs: Mapping[str, Sequence[Any]]) 
     values = _values(attrs, config.id_attr)
     if values:
         value = values[0]
-        if isinstance(value, bytes):
-            try:
-                value = value.decode("ascii")
-            except UnicodeDecodeError:  # Active Directory's objectGUID: 16 bytes, little-endian
-                value = str(uuid.UUID(bytes_le=value)) if len(value) == 16 else value.hex()
-        return str(value)
+        if config.id_attr.lower() == "objectguid":
+            # Active Directory's objectGUID is 16 bytes, little-endian. django-auth-ldap decodes as UTF-8 whatever
+            # happens to be valid UTF-8, the sync reads raw bytes: both give the same UUID.
+            raw = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+            return str(uuid.UUID(bytes_le=raw)) if len(raw) == 16 else raw.hex()
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
     return dn.lower()  # no id attribute: the DN (a renamed person is found again by username)
 
 
