@@ -281,3 +281,10 @@ def test_a_manager_dn_named_by_the_username_needs_no_lookup() -> None:
     openldap = LdapConfig(url="ldap://x", user_search_base="dc=x", username_attr="uid")
     assert manager_username_from_dn(openldap, "uid=ivan,ou=people,dc=example,dc=org") == "ivan"
     assert manager_username_from_dn(openldap, "CN=Ivan Lead,OU=Staff,DC=example,DC=org") == ""
+
+
+def test_a_staff_flag_an_admin_set_is_left_alone(world: World) -> None:
+    erin = accounts.apply_directory_person(ERIN, mapping=MAPPING).user
+    User.objects.filter(pk=erin.pk).update(is_staff=True)
+    accounts.apply_directory_person(replace(ERIN, department="IT"), mapping=MAPPING)
+    assert User.objects.get(pk=erin.pk).is_staff
