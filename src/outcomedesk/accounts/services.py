@@ -374,8 +374,10 @@ def apply_directory_person(
             if getattr(user, name):
                 set_field(name, False)
             recorded.discard(flag)
-    if "is_superuser" in {name for name, _old, _new in changes} or (created and user.is_superuser):
-        user.is_staff = user.is_superuser  # a platform admin uses the Django admin; as create_user does
+        else:
+            continue
+        if flag == "platform-admin":  # a platform admin uses the Django admin, as with create_user
+            set_field("is_staff", getattr(user, name))
 
     deactivated = False
     if person.disabled and user.is_active:
