@@ -294,3 +294,15 @@ def test_a_manager_whose_dn_is_named_by_cn_is_found_at_login_and_at_sync(  # typ
     finally:
         ldap_server.delete(pete)
         ldap_server.delete(olga)
+
+
+def test_a_group_mapped_to_a_missing_desk_refuses_the_login_and_skips_the_person(  # type: ignore[no-untyped-def]
+        world: World, ldap_settings: LdapConfig, settings, caplog) -> None:
+    from outcomedesk.accounts.directory import parse_group_mapping
+
+    settings.OUTCOMEDESK_DIRECTORY_GROUPS = parse_group_mapping('{"it-agents": ["desk:legal:agent"]}')
+    assert authenticate(username="erin", password=PASSWORD) is None
+    assert "LDAP login of erin refused" in caplog.text and "legal" in caplog.text
+    assert not User.objects.filter(username="erin").exists()
+    report = sync_directory(ldap_settings)
+    assert report.created == 5 and len(report.failed) == 1 and report.failed[0].startswith("erin: ")
