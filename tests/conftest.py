@@ -94,5 +94,40 @@ def history(world: World) -> dict[str, object]:
     return {"network": network, "connectivity": connectivity, "printing": printing}
 
 
+# --- a real OpenLDAP server (tests/ldap_server.py) ---------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def ldap_server():  # type: ignore[no-untyped-def]
+    from tests.ldap_server import LdapServer
+
+    server = LdapServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ldap_settings(settings, ldap_server):  # type: ignore[no-untyped-def]
+    """The product's settings for the test directory: LDAP login on, the group mapping of tests/ldap_server.py."""
+    import json
+
+    from outcomedesk.accounts.directory import parse_group_mapping
+    from outcomedesk.accounts.ldap import LdapConfig
+    from tests import ldap_server as directory
+
+    config = LdapConfig(
+        url=ldap_server.url, bind_dn=directory.READER_DN, bind_password=directory.READER_PASSWORD,
+        user_search_base=f"ou=people,{directory.BASE}", user_filter="(&(objectClass=inetOrgPerson)(uid=%(user)s))",
+        group_search_base=f"ou=groups,{directory.BASE}", group_filter="(objectClass=groupOfNames)",
+        username_attr="uid", id_attr="entryUUID", department_attr="departmentNumber", vip_attr="businessCategory",
+        disabled_attr="employeeType", timeout=3,
+    )
+    settings.OUTCOMEDESK_LDAP = config
+    settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend",
+                                        "allauth.account.auth_backends.AuthenticationBackend",
+                                        "outcomedesk.accounts.ldap_backend.DirectoryLDAPBackend"]
+    settings.OUTCOMEDESK_DIRECTORY_GROUPS = parse_group_mapping(json.dumps(directory.MAPPING))
+    return config
+
+
 # --- single sign-on: real identity providers on 127.0.0.1 (tests/sso/servers.py) ---------------------------
 from tests.sso.servers import oidc_provider, saml_idp  # noqa: E402, F401

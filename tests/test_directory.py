@@ -216,3 +216,75 @@ def test_outcomedesk_check_names_a_mapping_to_an_unknown_desk(world: World, sett
         call_command("check")
     settings.OUTCOMEDESK_DIRECTORY_GROUPS = MAPPING
     call_command("check")
+
+
+def test_the_admin_shows_where_an_account_and_its_memberships_come_from(world: World) -> None:
+    from tests.conftest import client_for
+
+    erin = accounts.apply_directory_person(ERIN, mapping=MAPPING).user
+    page = client_for(world.root).get(f"/admin/accounts/user/{erin.pk}/change/")
+    assert page.status_code == 200
+    assert b"uuid-erin" in page.content and b"From a directory group" in page.content
+    assert client_for(world.root).get("/admin/accounts/user/?directory_source=ldap").status_code == 200
+
+
+def test_an_account_a_sign_on_library_built_but_did_not_save_is_created(world: World) -> None:
+    built = User(username="erin")
+    outcome = accounts.apply_directory_person(replace(ERIN, source="oidc:corp"), mapping=MAPPING, user=built)
+    assert outcome.status == "created" and outcome.user.pk is not None
+    assert User.objects.get(username="erin").directory_source == "oidc:corp"
+    assert memberships(outcome.user) == {"it": ("agent", "directory")}
+
+
+# --- an Active Directory entry as the LDAP login and the sync read it (accounts/ldap.py) ----------------------
+
+def _ad_entry(**overrides: list[bytes]) -> dict[str, list[bytes]]:
+    entry = {
+        "sAMAccountName": [b"erin.example"], "objectGUID": [bytes(range(16))], "mail": [b"erin@example.org"],
+        "givenName": [b"Erin"], "sn": [b"Example"], "displayName": [b"Erin Example"],
+        "department": [b"Finance"], "userAccountControl": [b"512"],
+        "manager": [b"CN=Frank Boss,OU=Staff,DC=example,DC=org"],
+    }
+    entry.update(overrides)
+    return entry
+
+
+def test_an_active_directory_entry_reads_with_the_default_attributes() -> None:
+    from outcomedesk.accounts.ldap import LdapConfig, person_from_entry
+
+    config = LdapConfig(url="ldaps://dc1.example.org", user_search_base="OU=Staff,DC=example,DC=org")
+    person = person_from_entry(config, "CN=Erin Example,OU=Staff,DC=example,DC=org", _ad_entry(),
+                               groups={"cn=it agents,ou=groups,dc=example,dc=org"}, manager_username="frank")
+    assert (person.username, person.email, person.department, person.disabled, person.is_vip) == (
+        "erin.example", "erin@example.org", "Finance", False, None)
+    assert person.external_id == "03020100-0504-0706-0809-0a0b0c0d0e0f"  # objectGUID is little-endian
+    # django-auth-ldap hands over as text what happens to decode as UTF-8: the same id comes out.
+    as_text = _ad_entry(objectGUID=[bytes(range(16)).decode()])  # type: ignore[list-item]
+    assert person_from_entry(config, "CN=x", as_text, groups=set(), manager_username="").external_id == (
+        person.external_id)
+
+
+@pytest.mark.parametrize(("flags", "disabled"), [(b"512", False), (b"514", True), (b"66050", True),
+                                                 (b"66048", False)])
+def test_active_directorys_accountdisable_bit_disables(flags: bytes, disabled: bool) -> None:
+    from outcomedesk.accounts.ldap import LdapConfig, person_from_entry
+
+    config = LdapConfig(url="ldap://dc1", user_search_base="DC=example,DC=org")
+    person = person_from_entry(config, "CN=x", _ad_entry(userAccountControl=[flags]), groups=set(),
+                               manager_username="")
+    assert person.disabled is disabled
+
+
+def test_a_manager_dn_named_by_the_username_needs_no_lookup() -> None:
+    from outcomedesk.accounts.ldap import LdapConfig, manager_username_from_dn
+
+    openldap = LdapConfig(url="ldap://x", user_search_base="dc=x", username_attr="uid")
+    assert manager_username_from_dn(openldap, "uid=ivan,ou=people,dc=example,dc=org") == "ivan"
+    assert manager_username_from_dn(openldap, "CN=Ivan Lead,OU=Staff,DC=example,DC=org") == ""
+
+
+def test_a_staff_flag_an_admin_set_is_left_alone(world: World) -> None:
+    erin = accounts.apply_directory_person(ERIN, mapping=MAPPING).user
+    User.objects.filter(pk=erin.pk).update(is_staff=True)
+    accounts.apply_directory_person(replace(ERIN, department="IT"), mapping=MAPPING)
+    assert User.objects.get(pk=erin.pk).is_staff

@@ -19,6 +19,7 @@ from outcomedesk.accounts.services import set_mfa_requirement
 class DeskMembershipInline(admin.TabularInline):
     model = DeskMembership
     extra = 0
+    readonly_fields = ("source",)  # memberships added here are manual; directory ones follow the groups
 
 
 class GroupMembershipInline(admin.TabularInline):
@@ -32,13 +33,16 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("username", "display_name", "email", "department", "is_service_manager", "is_executive", "away",
                     "is_active")
     list_filter = ("is_service_manager", "is_executive", "is_superuser", "away", "is_active",
-                   "desk_memberships__desk")
+                   "desk_memberships__desk", "directory_source")
     search_fields = ("username", "display_name", "email", "first_name", "last_name")
     fieldsets = (
         *BaseUserAdmin.fieldsets,  # type: ignore[misc]
-        ("Outcomedesk", {"fields": ("display_name", "department", "is_vip", "is_service_manager", "is_executive",
-                                    "away", "email_notifications")}),
+        ("Outcomedesk", {"fields": ("display_name", "department", "manager", "is_vip", "is_service_manager",
+                                    "is_executive", "away", "email_notifications")}),
+        ("Directory", {"fields": ("directory_source", "directory_id", "directory_grants")}),
     )
+    readonly_fields = ("directory_source", "directory_id", "directory_grants")
+    autocomplete_fields = ("manager",)
     inlines = [DeskMembershipInline]
 
 

@@ -309,8 +309,8 @@ def apply_directory_person(
     """Create or update the account of a person a directory describes, with the desks and roles their groups
     map to. Called by every sign-on door (LDAP, OIDC, SAML) at login and by the directory sync.
 
-    - `user`: the account a sign-on library has already linked to this person (else it is found by the
-      person's id in the directory, then by username).
+    - `user`: the account a sign-on library has already linked to this person, saved or not (else it is
+      found by the person's id in the directory, then by username).
     - Desk memberships and flags that came from the directory follow the groups: granted when a group maps
       to them, taken back when it no longer does. What an admin granted by hand stays.
     - A disabled person becomes inactive: their API tokens are revoked and their sessions end. A person the
@@ -335,9 +335,10 @@ def apply_directory_person(
 
     if user is None:
         user = _find_account(person)
-    created = user is None
     if user is None:
         user = User(username=person.username.strip())
+    created = user.pk is None  # new, or built but not yet saved by a sign-on library
+    if created and not user.password:
         user.set_unusable_password()
     changes: list[tuple[str, object, object]] = []
 
@@ -375,7 +376,10 @@ def apply_directory_person(
             if getattr(user, name):
                 set_field(name, False)
             recorded.discard(flag)
-    user.is_staff = user.is_superuser
+        else:
+            continue
+        if flag == "platform-admin":  # a platform admin uses the Django admin, as with create_user
+            set_field("is_staff", getattr(user, name))
 
     deactivated = False
     if person.disabled and user.is_active:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import dj_database_url
 from celery.schedules import crontab
 
 from outcomedesk.accounts.directory import DirectoryMappingError, parse_group_mapping
+from outcomedesk.accounts.ldap import LdapConfig
 from outcomedesk.config.env import ConfigError, env_bool, env_int, env_list, env_str
 from outcomedesk.config.sso import sso_providers
 
@@ -118,6 +120,52 @@ AUTHENTICATION_BACKENDS = [
     # Username or e-mail with the local password; the MFA stage and SSO logins (accounts/sso.py).
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
+# Directory groups (LDAP, Active Directory, OIDC and SAML) mapped to desks and roles: JSON of group → grants
+# (accounts/directory.py). The grammar is checked here; `outcomedesk check` checks that the desks exist.
+try:
+    OUTCOMEDESK_DIRECTORY_GROUPS = parse_group_mapping(env_str("OUTCOMEDESK_DIRECTORY_GROUPS"))
+except DirectoryMappingError as exc:
+    raise ConfigError(str(exc)) from None
+
+# LDAP / Active Directory login and sync: on when OUTCOMEDESK_LDAP_URL is set (defaults suit Active Directory).
+OUTCOMEDESK_LDAP: LdapConfig | None = None
+if env_str("OUTCOMEDESK_LDAP_URL"):
+    _ldap_defaults = LdapConfig(url="", user_search_base="")
+    OUTCOMEDESK_LDAP = LdapConfig(
+        url=env_str("OUTCOMEDESK_LDAP_URL"),
+        bind_dn=env_str("OUTCOMEDESK_LDAP_BIND_DN"),
+        bind_password=env_str("OUTCOMEDESK_LDAP_BIND_PASSWORD"),
+        user_search_base=env_str("OUTCOMEDESK_LDAP_USER_SEARCH_BASE"),
+        user_filter=env_str("OUTCOMEDESK_LDAP_USER_FILTER", _ldap_defaults.user_filter),
+        group_search_base=env_str("OUTCOMEDESK_LDAP_GROUP_SEARCH_BASE"),
+        group_filter=env_str("OUTCOMEDESK_LDAP_GROUP_FILTER", _ldap_defaults.group_filter),
+        group_member_attr=env_str("OUTCOMEDESK_LDAP_GROUP_MEMBER_ATTR", _ldap_defaults.group_member_attr),
+        group_name_attr=env_str("OUTCOMEDESK_LDAP_GROUP_NAME_ATTR", _ldap_defaults.group_name_attr),
+        username_attr=env_str("OUTCOMEDESK_LDAP_USERNAME_ATTR", _ldap_defaults.username_attr),
+        id_attr=env_str("OUTCOMEDESK_LDAP_ID_ATTR", _ldap_defaults.id_attr),
+        email_attr=env_str("OUTCOMEDESK_LDAP_EMAIL_ATTR", _ldap_defaults.email_attr),
+        first_name_attr=env_str("OUTCOMEDESK_LDAP_FIRST_NAME_ATTR", _ldap_defaults.first_name_attr),
+        last_name_attr=env_str("OUTCOMEDESK_LDAP_LAST_NAME_ATTR", _ldap_defaults.last_name_attr),
+        display_name_attr=env_str("OUTCOMEDESK_LDAP_DISPLAY_NAME_ATTR", _ldap_defaults.display_name_attr),
+        department_attr=env_str("OUTCOMEDESK_LDAP_DEPARTMENT_ATTR", _ldap_defaults.department_attr),
+        manager_attr=env_str("OUTCOMEDESK_LDAP_MANAGER_ATTR", _ldap_defaults.manager_attr),
+        vip_attr=env_str("OUTCOMEDESK_LDAP_VIP_ATTR", _ldap_defaults.vip_attr),
+        disabled_attr=env_str("OUTCOMEDESK_LDAP_DISABLED_ATTR", _ldap_defaults.disabled_attr),
+        start_tls=env_bool("OUTCOMEDESK_LDAP_START_TLS", False),
+        ca_file=env_str("OUTCOMEDESK_LDAP_CA_FILE"),
+        timeout=env_int("OUTCOMEDESK_LDAP_TIMEOUT", 10),
+    )
+    if OUTCOMEDESK_LDAP.check():
+        raise ConfigError("; ".join(OUTCOMEDESK_LDAP.check()))
+    if importlib.util.find_spec("django_auth_ldap") is None or importlib.util.find_spec("ldap") is None:
+        raise ConfigError("OUTCOMEDESK_LDAP_URL is set but django-auth-ldap is not installed: "
+                          "pip install 'outcomedesk[ldap]' (python-ldap builds with Debian's libldap2-dev and "
+                          "libsasl2-dev)")
+    AUTHENTICATION_BACKENDS.append("outcomedesk.accounts.ldap_backend.DirectoryLDAPBackend")
+OUTCOMEDESK_DIRECTORY_SYNC_MINUTES = env_int("OUTCOMEDESK_DIRECTORY_SYNC_MINUTES", 60)
+if OUTCOMEDESK_DIRECTORY_SYNC_MINUTES < 0:
+    raise ConfigError(f"OUTCOMEDESK_DIRECTORY_SYNC_MINUTES={OUTCOMEDESK_DIRECTORY_SYNC_MINUTES} must be 0 (off) "
+                      "or more")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -208,12 +256,6 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = TIME_ZONE
-# Directory groups (LDAP, Active Directory, OIDC and SAML) mapped to desks and roles: JSON of group → grants
-# (accounts/directory.py). The grammar is checked here; `outcomedesk check` checks that the desks exist.
-try:
-    OUTCOMEDESK_DIRECTORY_GROUPS = parse_group_mapping(env_str("OUTCOMEDESK_DIRECTORY_GROUPS"))
-except DirectoryMappingError as exc:
-    raise ConfigError(str(exc)) from None
 # Database connections: in a worker, Celery's Django fix-up (on whenever DJANGO_SETTINGS_MODULE is set) drops
 # those a pool process inherits at fork and closes them before and after every task, so none goes stale; the
 # embedded beat of `serve` closes its thread's stale ones around each task as a web request does.
@@ -243,6 +285,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=env_int("OUTCOMEDESK_ASSIST_TRAIN_HOUR", 3), minute=0),
     },
 }
+if OUTCOMEDESK_LDAP is not None and OUTCOMEDESK_DIRECTORY_SYNC_MINUTES:
+    # People, groups and leavers from the directory (accounts/ldap.py); a sync not started before the next is
+    # due is superseded by it.
+    CELERY_BEAT_SCHEDULE["directory-sync"] = {
+        "task": "outcomedesk.accounts.tasks.sync_directory",
+        "schedule": OUTCOMEDESK_DIRECTORY_SYNC_MINUTES * 60.0,
+        "options": {"expires": OUTCOMEDESK_DIRECTORY_SYNC_MINUTES * 60.0},
+    }
 # Training takes minutes: at scale give the AI its own workers (OUTCOMEDESK_ASSIST_QUEUE=assist and
 # `celery -A outcomedesk.config worker -Q assist`), so that it never holds up notifications and SLA work.
 CELERY_TASK_ROUTES = {"outcomedesk.assist.tasks.*": {"queue": env_str("OUTCOMEDESK_ASSIST_QUEUE", "celery")}}
