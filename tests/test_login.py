@@ -15,7 +15,8 @@ def test_alice_logs_in_with_her_username(world: World) -> None:
     client = Client()
     response = client.post("/login/", {"login": "alice", "password": PASSWORD})
     assert response.status_code == 302 and response.url == "/"
-    assert client.get("/portal/").status_code == 200
+    page = client.get("/portal/")
+    assert page.status_code == 200 and b"Successfully signed in" not in page.content
 
 
 def test_alice_logs_in_with_her_email_address(world: World) -> None:
