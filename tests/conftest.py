@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -47,9 +48,18 @@ def world(db: None) -> World:
 
 
 @pytest.fixture(autouse=True)
-def _media_in_tmp(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def _media_in_tmp(settings, tmp_path) -> Iterator[None]:  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # The roles that must use MFA are cached per process (read at most once a minute in production). Each test
+    # starts from the migration's default, none required, already cached, so that query budgets count the page.
+    from django.core.cache import cache
+
+    from outcomedesk.accounts.mfa import CACHE_KEY, CACHE_SECONDS
+
+    cache.set(CACHE_KEY, frozenset(), CACHE_SECONDS)
+    yield
+    cache.delete(CACHE_KEY)
 
 
 def client_for(user: User) -> Client:
@@ -82,3 +92,42 @@ def history(world: World) -> dict[str, object]:
                               category=printing, impact=3)
             tickets.change_state(world.bob, t, "resolved", resolution_notes="cleared the queue")
     return {"network": network, "connectivity": connectivity, "printing": printing}
+
+
+# --- a real OpenLDAP server (tests/ldap_server.py) ---------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def ldap_server():  # type: ignore[no-untyped-def]
+    from tests.ldap_server import LdapServer
+
+    server = LdapServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ldap_settings(settings, ldap_server):  # type: ignore[no-untyped-def]
+    """The product's settings for the test directory: LDAP login on, the group mapping of tests/ldap_server.py."""
+    import json
+
+    from outcomedesk.accounts.directory import parse_group_mapping
+    from outcomedesk.accounts.ldap import LdapConfig
+    from tests import ldap_server as directory
+
+    config = LdapConfig(
+        url=ldap_server.url, bind_dn=directory.READER_DN, bind_password=directory.READER_PASSWORD,
+        user_search_base=f"ou=people,{directory.BASE}", user_filter="(&(objectClass=inetOrgPerson)(uid=%(user)s))",
+        group_search_base=f"ou=groups,{directory.BASE}", group_filter="(objectClass=groupOfNames)",
+        username_attr="uid", id_attr="entryUUID", department_attr="departmentNumber", vip_attr="businessCategory",
+        disabled_attr="employeeType", timeout=3,
+    )
+    settings.OUTCOMEDESK_LDAP = config
+    settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend",
+                                        "allauth.account.auth_backends.AuthenticationBackend",
+                                        "outcomedesk.accounts.ldap_backend.DirectoryLDAPBackend"]
+    settings.OUTCOMEDESK_DIRECTORY_GROUPS = parse_group_mapping(json.dumps(directory.MAPPING))
+    return config
+
+
+# --- single sign-on: real identity providers on 127.0.0.1 (tests/sso/servers.py) ---------------------------
+from tests.sso.servers import oidc_provider, saml_idp  # noqa: E402, F401

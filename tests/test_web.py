@@ -50,10 +50,10 @@ def test_anonymous_visitors_are_sent_to_log_in(world: World, client) -> None:  #
         assert response.url.startswith(reverse("login"))
 
 
-def test_login_page_renders_a_labelled_form(client) -> None:  # type: ignore[no-untyped-def]
+def test_login_page_renders_a_labelled_form(client, db) -> None:  # type: ignore[no-untyped-def]
     response = client.get(reverse("login"))
     assert response.status_code == 200
-    assert b'<label for="id_username">Username</label>' in response.content
+    assert b'<label for="id_login">Username or e-mail</label>' in response.content
     assert b'<label for="id_password">Password</label>' in response.content
 
 

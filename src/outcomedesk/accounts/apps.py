@@ -5,3 +5,6 @@ class AccountsConfig(AppConfig):
     name = "outcomedesk.accounts"
     label = "accounts"
     verbose_name = "People and desks"
+
+    def ready(self) -> None:
+        from outcomedesk.accounts import checks  # noqa: F401  (registers the system checks)

@@ -20,9 +20,26 @@ class User(AbstractUser):
     is_executive = models.BooleanField(default=False, help_text="Sees the insights of every non-confidential desk")
     away = models.BooleanField(default=False, help_text="Skipped by automatic assignment")
     email_notifications = models.BooleanField(default=True, help_text="Receive ticket e-mails")
+    manager = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports", help_text="Line manager"
+    )
+    # Where the account comes from (empty: made here; "ldap", "oidc:<provider>", "saml:<idp>") and the person's
+    # id there; written only by accounts.services.apply_directory_person.
+    directory_source = models.CharField(max_length=60, blank=True)
+    directory_id = models.CharField(max_length=255, blank=True)
+    # The flags the directory set (service-manager, executive, platform-admin, vip, inactive): the directory
+    # takes back only these when the group goes away, never what an admin granted by hand.
+    directory_grants = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["directory_source", "directory_id"],
+                condition=~models.Q(directory_source=""),
+                name="one_account_per_directory_person",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.get_full_name() or self.username
@@ -61,12 +78,19 @@ class DeskRole(models.TextChoices):
     MANAGER = "manager", "Desk manager"
 
 
+class MembershipSource(models.TextChoices):
+    MANUAL = "manual", "Granted by an admin"
+    DIRECTORY = "directory", "From a directory group"
+
+
 class DeskMembership(models.Model):
     """A person working on a desk, as agent or desk manager."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="desk_memberships")
     desk = models.ForeignKey(Desk, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=DeskRole.choices, default=DeskRole.AGENT)
+    # Directory memberships come and go with the person's groups; manual ones stay until an admin removes them.
+    source = models.CharField(max_length=20, choices=MembershipSource.choices, default=MembershipSource.MANUAL)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "desk"], name="one_membership_per_desk")]
@@ -137,3 +161,26 @@ class ApiToken(models.Model):
         if self.expires_at is not None and self.expires_at <= now:
             return "expired"
         return "active"
+
+class MfaRole(models.TextChoices):
+    """The roles a platform admin may require two-factor authentication of."""
+
+    PLATFORM_ADMIN = "platform_admin", "Platform admins"
+    SERVICE_MANAGER = "service_manager", "Service managers"
+    DESK_MANAGER = "desk_manager", "Desk managers"
+    AGENT = "agent", "Agents"
+    EXECUTIVE = "executive", "Executives"
+
+
+class MfaRequirement(models.Model):
+    """Whether the people of one role must set up two-factor authentication before they can use Outcomedesk."""
+
+    role = models.CharField(max_length=20, choices=MfaRole.choices, primary_key=True)
+    required = models.BooleanField(default=False, help_text="People of this role must use two-factor authentication")
+
+    class Meta:
+        ordering = ["role"]
+        verbose_name = "MFA requirement"
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {'required' if self.required else 'optional'}"

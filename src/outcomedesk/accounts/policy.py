@@ -173,7 +173,8 @@ def actor_id(actor: Any) -> int | None:
 class Roles:
     """A person's roles as the API reports them (`/api/v1/me`); decisions ask `can`, never these."""
 
-    agent: bool
+    agent: bool  # works on a desk or oversees the service
+    desk_agent: bool  # an agent (not a manager) of at least one desk
     desk_manager: bool
     service_manager: bool
     executive: bool
@@ -182,7 +183,8 @@ class Roles:
 
 def roles(actor: Any) -> Roles:
     who = principal(actor)
-    return Roles(agent=who.staff, desk_manager=bool(who.manager_of), service_manager=who.service_manager,
+    return Roles(agent=who.staff, desk_agent=bool(who.member_of - who.manager_of),
+                 desk_manager=bool(who.manager_of), service_manager=who.service_manager,
                  executive=who.executive, admin=who.admin)
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from outcomedesk.accounts import lockout
 from outcomedesk.accounts.api import router as accounts_router
+from outcomedesk.accounts.mfa import mfa_setup_pending
 from outcomedesk.accounts.services import user_for_token
 from outcomedesk.assist.api import router as assist_router
 from outcomedesk.cmdb.api import router as cmdb_router
@@ -45,6 +47,9 @@ class Session(APIKeyCookie):
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.is_active:
+            if mfa_setup_pending(request):
+                raise HttpError(403, "your role requires two-factor authentication: set it up at "
+                                     f"{reverse('mfa_index')} first (API tokens are not affected)")
             return user
         return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -9,7 +10,10 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 
+from outcomedesk.accounts.directory import DirectoryMappingError, parse_group_mapping
+from outcomedesk.accounts.ldap import LdapConfig
 from outcomedesk.config.env import ConfigError, env_bool, env_int, env_list, env_str
+from outcomedesk.config.sso import sso_providers
 
 DEBUG = env_bool("OUTCOMEDESK_DEBUG", False)
 DATA_DIR = Path(env_str("OUTCOMEDESK_DATA_DIR", str(Path.cwd() / "var"))).resolve()
@@ -39,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",  # allauth's MFA pages load it
     "django_htmx",
     "ninja",
     "axes",
@@ -56,6 +61,13 @@ INSTALLED_APPS = [
     "outcomedesk.portal",
     "outcomedesk.api",
     "outcomedesk.demo",
+    # After the product's apps, so that web/templates/ overrides allauth's templates with the product's look.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
@@ -66,7 +78,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "outcomedesk.accounts.mfa.RequireMfaMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "outcomedesk.web.middleware.ServiceErrorMiddleware",
@@ -110,7 +124,58 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 # The lockout backend comes first: it refuses every authenticate() call (the web login, the admin login, any
 # single sign-on login that authenticates through Django) while the username is locked out at this address.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    # Username or e-mail with the local password; the MFA stage and SSO logins (accounts/sso.py).
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+# Directory groups (LDAP, Active Directory, OIDC and SAML) mapped to desks and roles: JSON of group → grants
+# (accounts/directory.py). The grammar is checked here; `outcomedesk check` checks that the desks exist.
+try:
+    OUTCOMEDESK_DIRECTORY_GROUPS = parse_group_mapping(env_str("OUTCOMEDESK_DIRECTORY_GROUPS"))
+except DirectoryMappingError as exc:
+    raise ConfigError(str(exc)) from None
+
+# LDAP / Active Directory login and sync: on when OUTCOMEDESK_LDAP_URL is set (defaults suit Active Directory).
+OUTCOMEDESK_LDAP: LdapConfig | None = None
+if env_str("OUTCOMEDESK_LDAP_URL"):
+    _ldap_defaults = LdapConfig(url="", user_search_base="")
+    OUTCOMEDESK_LDAP = LdapConfig(
+        url=env_str("OUTCOMEDESK_LDAP_URL"),
+        bind_dn=env_str("OUTCOMEDESK_LDAP_BIND_DN"),
+        bind_password=env_str("OUTCOMEDESK_LDAP_BIND_PASSWORD"),
+        user_search_base=env_str("OUTCOMEDESK_LDAP_USER_SEARCH_BASE"),
+        user_filter=env_str("OUTCOMEDESK_LDAP_USER_FILTER", _ldap_defaults.user_filter),
+        group_search_base=env_str("OUTCOMEDESK_LDAP_GROUP_SEARCH_BASE"),
+        group_filter=env_str("OUTCOMEDESK_LDAP_GROUP_FILTER", _ldap_defaults.group_filter),
+        group_member_attr=env_str("OUTCOMEDESK_LDAP_GROUP_MEMBER_ATTR", _ldap_defaults.group_member_attr),
+        group_name_attr=env_str("OUTCOMEDESK_LDAP_GROUP_NAME_ATTR", _ldap_defaults.group_name_attr),
+        username_attr=env_str("OUTCOMEDESK_LDAP_USERNAME_ATTR", _ldap_defaults.username_attr),
+        id_attr=env_str("OUTCOMEDESK_LDAP_ID_ATTR", _ldap_defaults.id_attr),
+        email_attr=env_str("OUTCOMEDESK_LDAP_EMAIL_ATTR", _ldap_defaults.email_attr),
+        first_name_attr=env_str("OUTCOMEDESK_LDAP_FIRST_NAME_ATTR", _ldap_defaults.first_name_attr),
+        last_name_attr=env_str("OUTCOMEDESK_LDAP_LAST_NAME_ATTR", _ldap_defaults.last_name_attr),
+        display_name_attr=env_str("OUTCOMEDESK_LDAP_DISPLAY_NAME_ATTR", _ldap_defaults.display_name_attr),
+        department_attr=env_str("OUTCOMEDESK_LDAP_DEPARTMENT_ATTR", _ldap_defaults.department_attr),
+        manager_attr=env_str("OUTCOMEDESK_LDAP_MANAGER_ATTR", _ldap_defaults.manager_attr),
+        vip_attr=env_str("OUTCOMEDESK_LDAP_VIP_ATTR", _ldap_defaults.vip_attr),
+        disabled_attr=env_str("OUTCOMEDESK_LDAP_DISABLED_ATTR", _ldap_defaults.disabled_attr),
+        start_tls=env_bool("OUTCOMEDESK_LDAP_START_TLS", False),
+        ca_file=env_str("OUTCOMEDESK_LDAP_CA_FILE"),
+        timeout=env_int("OUTCOMEDESK_LDAP_TIMEOUT", 10),
+    )
+    if OUTCOMEDESK_LDAP.check():
+        raise ConfigError("; ".join(OUTCOMEDESK_LDAP.check()))
+    if importlib.util.find_spec("django_auth_ldap") is None or importlib.util.find_spec("ldap") is None:
+        raise ConfigError("OUTCOMEDESK_LDAP_URL is set but django-auth-ldap is not installed: "
+                          "pip install 'outcomedesk[ldap]' (python-ldap builds with Debian's libldap2-dev and "
+                          "libsasl2-dev)")
+    AUTHENTICATION_BACKENDS.append("outcomedesk.accounts.ldap_backend.DirectoryLDAPBackend")
+OUTCOMEDESK_DIRECTORY_SYNC_MINUTES = env_int("OUTCOMEDESK_DIRECTORY_SYNC_MINUTES", 60)
+if OUTCOMEDESK_DIRECTORY_SYNC_MINUTES < 0:
+    raise ConfigError(f"OUTCOMEDESK_DIRECTORY_SYNC_MINUTES={OUTCOMEDESK_DIRECTORY_SYNC_MINUTES} must be 0 (off) "
+                      "or more")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -120,6 +185,35 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Login (django-allauth): username or e-mail with the local password, or single sign-on (OIDC, SAML) when
+# configured; nobody signs themselves up: people come from an admin, the directory or their first SSO login.
+ACCOUNT_ADAPTER = "outcomedesk.accounts.sso.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "outcomedesk.accounts.sso.SocialAccountAdapter"
+ACCOUNT_FORMS = {"reset_password": "outcomedesk.accounts.sso.ResetPasswordForm"}
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_UNIQUE_EMAIL = True  # allauth requires it for logging in by e-mail
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_LOGOUT_REDIRECT_URL = "login"
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Outcomedesk] "
+SOCIALACCOUNT_LOGIN_ON_GET = False  # "Sign in with ..." posts a form (no login CSRF through a link)
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # an SSO login is matched by its subject, then by username (JIT)
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = env_int("OUTCOMEDESK_SSO_TIMEOUT", 10)
+SOCIALACCOUNT_PROVIDERS = sso_providers()
+
+# Two-factor authentication (allauth.mfa): an authenticator app (TOTP) with recovery codes, and security keys or
+# passkeys (WebAuthn, which browsers allow on https:// and on http://localhost). Which roles must use it is set in
+# the admin (accounts.MfaRequirement); a session signed in through SSO is trusted to the identity provider's MFA.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = env_str("OUTCOMEDESK_MFA_ISSUER", "Outcomedesk")
+OUTCOMEDESK_MFA_TRUST_SSO = env_bool("OUTCOMEDESK_MFA_TRUST_SSO", True)
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env_str("OUTCOMEDESK_TIME_ZONE", "UTC")
@@ -194,6 +288,8 @@ AXES_VERBOSE = False
 OUTCOMEDESK_TOKEN_MAX_DAYS = env_int("OUTCOMEDESK_TOKEN_MAX_DAYS", 0)
 if OUTCOMEDESK_TOKEN_MAX_DAYS < 0:
     raise ConfigError(f"OUTCOMEDESK_TOKEN_MAX_DAYS={OUTCOMEDESK_TOKEN_MAX_DAYS} must be 0 (no limit) or more")
+# Security keys on a plain-HTTP trial (http://localhost:8000); with HTTPS the browser's origin check applies.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not HTTPS
 
 # E-mail: console by default; SMTP when OUTCOMEDESK_EMAIL_HOST is set.
 EMAIL_HOST = env_str("OUTCOMEDESK_EMAIL_HOST")
@@ -246,6 +342,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=env_int("OUTCOMEDESK_ASSIST_TRAIN_HOUR", 3), minute=0),
     },
 }
+if OUTCOMEDESK_LDAP is not None and OUTCOMEDESK_DIRECTORY_SYNC_MINUTES:
+    # People, groups and leavers from the directory (accounts/ldap.py); a sync not started before the next is
+    # due is superseded by it.
+    CELERY_BEAT_SCHEDULE["directory-sync"] = {
+        "task": "outcomedesk.accounts.tasks.sync_directory",
+        "schedule": OUTCOMEDESK_DIRECTORY_SYNC_MINUTES * 60.0,
+        "options": {"expires": OUTCOMEDESK_DIRECTORY_SYNC_MINUTES * 60.0},
+    }
 # Training takes minutes: at scale give the AI its own workers (OUTCOMEDESK_ASSIST_QUEUE=assist and
 # `celery -A outcomedesk.config worker -Q assist`), so that it never holds up notifications and SLA work.
 CELERY_TASK_ROUTES = {"outcomedesk.assist.tasks.*": {"queue": env_str("OUTCOMEDESK_ASSIST_QUEUE", "celery")}}

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_user_is_executive'),
+        ('accounts', '0005_mfa_requirement'),
     ]
 
     operations = [
