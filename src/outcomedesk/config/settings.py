@@ -192,6 +192,8 @@ ACCOUNT_ADAPTER = "outcomedesk.accounts.sso.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "outcomedesk.accounts.sso.SocialAccountAdapter"
 ACCOUNT_FORMS = {"reset_password": "outcomedesk.accounts.sso.ResetPasswordForm"}
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
+# One lockout, django-axes's (by username and address, cleared by an admin): allauth's own login limits are off.
+ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": None}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "email", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_UNIQUE_EMAIL = True  # allauth requires it for logging in by e-mail
