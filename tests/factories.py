@@ -6,7 +6,8 @@ import itertools
 from typing import Any
 
 from outcomedesk.accounts import services as accounts
-from outcomedesk.accounts.models import AssignmentGroup, Desk, User
+from outcomedesk.accounts.models import AssignmentGroup, Desk, DeskMembership, User
+from outcomedesk.accounts.queries import access_for
 from outcomedesk.cmdb import services as cmdb
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.tickets import services as tickets
@@ -57,8 +58,15 @@ def make_service(desk: Desk, name: str | None = None, **fields: Any) -> Business
 
 
 def make_ticket(requester: User, desk: Desk, **fields: Any) -> Ticket:
+    """A ticket of `requester`; one with an impact is logged by an agent of the desk on the requester's behalf
+    (a requester states urgency only)."""
     fields.setdefault("title", f"Ticket {next(_seq)}")
-    return tickets.open_ticket(requester, desk=desk, **fields)
+    actor = requester
+    if fields.get("impact") is not None and not access_for(requester).works_on(desk.pk):
+        member = DeskMembership.objects.filter(desk=desk).select_related("user").order_by("pk").first()
+        if member is not None:
+            actor, fields["requester"] = member.user, requester
+    return tickets.open_ticket(actor, desk=desk, **fields)
 
 
 BERLIN_OFFICE = {

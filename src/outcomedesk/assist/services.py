@@ -40,6 +40,7 @@ from outcomedesk.core import clock
 from outcomedesk.core.audit import AuditBatch
 from outcomedesk.core.errors import Conflict, InvalidInput, NotAllowed
 from outcomedesk.core.models import AuditEvent, Channel
+from outcomedesk.core.parsing import as_int
 from outcomedesk.tickets import services as tickets
 from outcomedesk.tickets.models import DONE_STATES, Level, State, Ticket
 
@@ -267,7 +268,8 @@ def _display(field: str, value: str, desk_id: int) -> str | None:
     from outcomedesk.tickets.models import Category
 
     if field in (TriageField.IMPACT, TriageField.URGENCY):
-        return Level(int(value)).label if value.isdigit() and int(value) in Level.values else None
+        level = as_int(value)
+        return Level(level).label if level in Level.values else None
     found: object
     if field == TriageField.GROUP:
         found = AssignmentGroup.objects.filter(pk=value, desk_id=desk_id, is_active=True).first()
@@ -413,13 +415,18 @@ def on_ticket_opened(sender: Any, ticket: Ticket, now: Any, **_: Any) -> None:
 def decide(actor: User, suggestion_id: int, accept: bool, *, channel: str = Channel.WEB) -> Suggestion:
     """An agent accepts (the value is applied as their change; a duplicate is merged into the ticket it
     repeats) or rejects an open suggestion."""
-    suggestion = Suggestion.objects.select_related("ticket", "ticket__desk").filter(pk=suggestion_id).first()
-    if suggestion is None or not access_for(actor).works_on(suggestion.ticket.desk_id):
+    found = Suggestion.objects.select_related("ticket", "ticket__desk").filter(pk=suggestion_id).first()
+    if found is None or not access_for(actor).works_on(found.ticket.desk_id):
         raise InvalidInput({"suggestion": f"no suggestion {suggestion_id}"})
-    if suggestion.outcome != Outcome.OPEN:
-        raise InvalidInput({"suggestion": f"was already {suggestion.get_outcome_display().lower()}"})
     now = clock.now()
     with transaction.atomic():
+        # Lock the ticket, then the suggestion (the order every ticket change takes: the change locks the ticket
+        # and then records corrections on its suggestions), and look at the outcome again under the lock: of
+        # two agents accepting at once, the second finds it decided.
+        tickets.lock_for_change(found.ticket_id)
+        suggestion = Suggestion.objects.select_for_update().select_related("ticket", "ticket__desk").get(pk=found.pk)
+        if suggestion.outcome != Outcome.OPEN:
+            raise Conflict(f"was already {suggestion.get_outcome_display().lower()}", field="suggestion")
         if accept and suggestion.kind == SuggestionKind.FIELD:
             value: Any = int(suggestion.value)
             token = _applying.set(True)

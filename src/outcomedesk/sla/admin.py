@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from outcomedesk.accounts.queries import access_for
 from outcomedesk.core.admin import ReadOnlyAdmin
 from outcomedesk.core.errors import InvalidInput, NotAllowed
+from outcomedesk.core.parsing import as_int, is_digits
 from outcomedesk.sla import queries, services
 from outcomedesk.sla.calendar import CalendarError, calendar_from_json
 from outcomedesk.sla.models import (
@@ -174,8 +175,9 @@ class PolicyTargetFormSet(BaseInlineFormSet):
             # "targets[2].minutes" belongs beside the minutes of the third target kept.
             head, _, field = name.partition(".")
             index = head.removeprefix("targets[").removesuffix("]")
-            if index.isdigit() and int(index) < len(kept):
-                form = kept[int(index)][0]
+            position = as_int(index, minimum=0, maximum=len(kept) - 1)
+            if position is not None and is_digits(index):
+                form = kept[position][0]
                 form.add_error(field if field in form.fields else None, message)
             else:
                 raise forms.ValidationError(f"{name}: {message}")
