@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 
 log = logging.getLogger("outcomedesk.api")
 
@@ -66,6 +67,8 @@ def for_exception(request: HttpRequest, exc: Exception) -> HttpResponse:
     """The JSON answer for an exception that reached Django rather than an API handler."""
     if isinstance(exc, RequestDataTooBig):
         return too_large()
+    if isinstance(exc, MultiPartParserError):  # e.g. multipart/form-data without a boundary
+        return json_error(400, f"the multipart body cannot be read: {exc}", field="body")
     if isinstance(exc, SuspiciousOperation):
         return json_error(400, str(exc) or MESSAGES[400])
     if isinstance(exc, PermissionDenied):
