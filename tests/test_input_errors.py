@@ -251,3 +251,13 @@ def test_the_docs_page_renders_with_assets_of_this_server_only(client: Client) -
     for asset in assets:
         if asset.startswith("/static/"):
             assert client.get(asset).status_code == 200, asset
+
+
+@pytest.mark.django_db
+def test_a_multipart_body_without_a_boundary_is_a_json_400(world: World) -> None:
+    ticket = f.make_ticket(world.alice, world.it, title="Screenshot")
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {create_token('alice').key}"}
+    response = Client().generic("POST", f"/api/v1/tickets/{ticket.number}/attachments", b"x",
+                                content_type="multipart/form-data", **headers)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "body"
