@@ -78,4 +78,5 @@ def test_the_api_fuzzed_gives_no_5xx_and_conforms_to_its_openapi_document(
         done = run_schemathesis(base, token, tmp_path / "junit.xml", EXAMPLES)
     finally:
         requests_log.setLevel(level)
+    print(done.stdout[done.stdout.rfind("SUMMARY"):])  # cases and time: shown with `pytest -s`
     assert done.returncode == 0, f"schemathesis found failures:\n{done.stdout[-20000:]}\n{done.stderr[-3000:]}"

@@ -20,6 +20,7 @@ from outcomedesk.core.errors import InvalidInput
 from outcomedesk.core.parsing import ID_MAX, as_id, is_digits, parse_id, parse_int
 from outcomedesk.experience.models import Survey
 from outcomedesk.tickets import services as tickets
+from outcomedesk.tickets.models import Ticket
 from tests import factories as f
 from tests.conftest import World, client_for
 
@@ -261,3 +262,18 @@ def test_a_multipart_body_without_a_boundary_is_a_json_400(world: World) -> None
                                 content_type="multipart/form-data", **headers)
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "body"
+
+
+@pytest.mark.django_db
+def test_a_nul_character_anywhere_in_a_request_is_a_400_naming_where(world: World) -> None:
+    # PostgreSQL cannot store U+0000: without this the same request is a 500 there and accepted on SQLite.
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {create_token('bob').key}"}
+    body = Client().post("/api/v1/tickets", data=json.dumps({"desk": "it", "title": "a\x00b"}),
+                         content_type="application/json", **headers)
+    assert body.status_code == 400 and body.json()["errors"][0]["field"] == "body"
+    query = Client().get("/api/v1/tickets", {"q": "vpn\x00"}, **headers)
+    assert query.status_code == 400 and query.json()["errors"][0]["field"] == "q"
+    assert Client().get("/api/v1/tickets/INC%00", **headers).status_code == 400
+    form = client_for(world.alice).post("/portal/new/it/", {"title": "x\x00", "urgency": "3", "type": "incident"})
+    assert form.status_code == 400
+    assert not Ticket.objects.exists()
