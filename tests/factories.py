@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from outcomedesk.accounts import policy
 from outcomedesk.accounts import services as accounts
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
 from outcomedesk.accounts.policy import OPERATOR
@@ -58,8 +59,15 @@ def make_service(desk: Desk, name: str | None = None, **fields: Any) -> Business
 
 
 def make_ticket(requester: User, desk: Desk, **fields: Any) -> Ticket:
+    """A ticket of `requester`; one with an impact is logged by an agent of the desk on the requester's behalf
+    (a requester states urgency only)."""
     fields.setdefault("title", f"Ticket {next(_seq)}")
-    return tickets.open_ticket(requester, desk=desk, **fields)
+    actor = requester
+    if fields.get("impact") is not None and not policy.can(requester, policy.WORK, desk):
+        member = policy.people(policy.WORK, [desk.pk]).order_by("pk").first()
+        if member is not None:
+            actor, fields["requester"] = member, requester
+    return tickets.open_ticket(actor, desk=desk, **fields)
 
 
 BERLIN_OFFICE = {

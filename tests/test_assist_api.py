@@ -54,7 +54,7 @@ def test_a_tickets_suggestions_carry_their_provenance(world: World, history: dic
     accepted = bob("post", f"/assist/suggestions/{group['id']}/accept")
     assert accepted.status_code == 200 and accepted.json()["outcome"] == "accepted"
     again = bob("post", f"/assist/suggestions/{group['id']}/reject")
-    assert again.status_code == 400 and again.json()["errors"][0]["field"] == "suggestion"
+    assert again.status_code == 409 and again.json()["errors"][0]["field"] == "suggestion"
     # Requesters and other desks' agents see nothing of it.
     assert _api("alice")("get", f"/assist/tickets/{ticket.number}/suggestions").status_code == 403
     assert _api("hana")("get", f"/assist/tickets/{ticket.number}/suggestions").status_code == 403

@@ -16,7 +16,7 @@ from outcomedesk.assist import services as assist
 from outcomedesk.assist import store
 from outcomedesk.assist.models import Outcome, Suggestion, TrainedModel
 from outcomedesk.assist.switches import is_enabled, set_switch
-from outcomedesk.core.errors import InvalidInput, NotAllowed
+from outcomedesk.core.errors import Conflict, InvalidInput, NotAllowed
 from outcomedesk.core.models import AuditEvent, Channel
 from outcomedesk.tickets import services as tickets
 from outcomedesk.tickets.models import Ticket
@@ -91,7 +91,7 @@ def test_suggest_mode_leaves_the_ticket_alone(world: World, history: dict, new: 
     assert AuditEvent.objects.filter(object_id=ticket.pk, field="group", actor=world.bob).exists()
     suggestion.refresh_from_db()
     assert suggestion.outcome == Outcome.ACCEPTED and suggestion.decided_by == world.bob
-    with pytest.raises(InvalidInput, match="already"):
+    with pytest.raises(Conflict, match="already"):
         assist.decide(world.bob, suggestion.pk, accept=False)
     with pytest.raises(NotAllowed, match="only agents of the IT desk"):  # HR's agent reads IT, works HR only
         assist.decide(world.hana, suggestion.pk, accept=True)

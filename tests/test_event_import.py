@@ -84,7 +84,7 @@ def test_one_missing_column_is_named(tmp_path: Path, desk: object) -> None:
 def test_text_that_is_not_csv_at_all_is_refused(tmp_path: Path, desk: object) -> None:
     path = tmp_path / "photo.csv"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
-    with pytest.raises(CommandError, match="is not a ServiceNow"):
+    with pytest.raises(CommandError, match=r"photo.csv: not UTF-8"):
         _run(str(path), "--format", "servicenow", "--desk", "snowt")
     with pytest.raises(CommandError, match="No such file"):
         _run(str(tmp_path / "absent.csv"), "--format", "servicenow", "--desk", "snowt")

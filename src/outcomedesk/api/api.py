@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import APIKeyCookie, HttpBearer
+from pydantic import Field
 
 from outcomedesk.accounts import lockout
 from outcomedesk.accounts.api import router as accounts_router
 from outcomedesk.accounts.mfa import mfa_setup_pending
 from outcomedesk.accounts.services import user_for_token
+from outcomedesk.api.errors import error_body, for_exception, too_large
 from outcomedesk.assist.api import router as assist_router
 from outcomedesk.cmdb.api import router as cmdb_router
 from outcomedesk.core.errors import ServiceError
@@ -54,7 +57,63 @@ class Session(APIKeyCookie):
         return None
 
 
-api = NinjaAPI(
+class ErrorItem(Schema):
+    field: str | None = Field(description="The input the message is about (a body field, a query or path "
+                                          "parameter, Authorization), or null for the request as a whole")
+    message: str
+
+
+class ErrorOut(Schema):
+    """Every error answer of the API (4xx and 5xx), whoever produced it."""
+
+    detail: str = Field(description="The messages joined, each prefixed by its field")
+    errors: list[ErrorItem]
+    reference: str | None = Field(None, description="500 only: the id under which the error was logged")
+
+
+ERROR_STATUSES = {
+    400: "Bad input: each error names its field",
+    401: "Not logged in, or the bearer token is not valid",
+    403: "Not allowed",
+    404: "No such object, or not visible to you",
+    409: "A conflict: someone changed the object since the version you sent, or it is in the way",
+    413: "The request body or an attachment is larger than the limit",
+    500: "An unexpected error, logged under the reference the answer gives",
+}
+
+
+class OutcomedeskApi(NinjaAPI):
+    """The ninja API whose OpenAPI document declares, for every operation, the error answers it can give."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None,
+                           path_params: dict[str, Any] | None = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        document_errors(schema)
+        return schema
+
+
+def document_errors(schema: dict[str, Any]) -> None:
+    """Add ErrorOut answers to every operation; one key per status (ninja may give both 200 and "200")."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs", {}))
+    components["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    components["ErrorOut"].pop("$defs", None)
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+    for operations in schema.get("paths", {}).values():
+        for method, operation in operations.items():
+            merged: dict[str, Any] = {}
+            for status, answer in operation.get("responses", {}).items():
+                merged.setdefault(str(status), {}).update(answer)
+            for status, description in ERROR_STATUSES.items():
+                if status == 401 and operation.get("security") == []:
+                    continue
+                if status == 413 and method in ("get", "delete"):
+                    continue
+                merged.setdefault(str(status), {"description": description, **error})
+            operation["responses"] = dict(sorted(merged.items()))
+
+
+api = OutcomedeskApi(
     title="Outcomedesk API",
     version="1",
     description="Incidents, requests and the service desk. Errors are JSON: "
@@ -74,8 +133,7 @@ api.add_router("/assist", assist_router)
 
 
 def _errors(request: HttpRequest, status: int, errors: list[dict[str, Any]]) -> HttpResponse:
-    detail = "; ".join(f"{e['field']}: {e['message']}" if e.get("field") else e["message"] for e in errors)
-    return api.create_response(request, {"detail": detail, "errors": errors}, status=status)
+    return api.create_response(request, error_body(errors), status=status)
 
 
 @api.exception_handler(ServiceError)
@@ -106,3 +164,13 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Http404)
 def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return _errors(request, 404, [{"field": None, "message": str(exc) or "not found"}])
+
+
+@api.exception_handler(RequestDataTooBig)
+def request_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return too_large()
+
+
+@api.exception_handler(Exception)
+def unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return for_exception(request, exc)

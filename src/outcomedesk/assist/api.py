@@ -19,6 +19,7 @@ from outcomedesk.assist import patterns, queries, services, switches, writing
 from outcomedesk.assist.models import TriageField
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.core.models import Channel
+from outcomedesk.core.parsing import Id
 from outcomedesk.tickets.models import Ticket
 from outcomedesk.tickets.queries import get_visible_ticket
 
@@ -74,12 +75,12 @@ class ModelOut(Schema):
     figures: dict[str, Any]
 
 
-class PolicyIn(Schema):
+class AssistPolicyIn(Schema):
     mode: str = Field(description="off, suggest or auto")
     threshold: float | None = Field(None, description="0.5 to 1: calibrated confidence needed to apply (auto)")
 
 
-class PolicyOut(Schema):
+class AssistPolicyOut(Schema):
     field: str
     mode: str
     threshold: float
@@ -140,12 +141,12 @@ def ticket_similar(request: HttpRequest, number: str, limit: int = 5) -> dict[st
 
 
 @router.post("/suggestions/{suggestion_id}/accept", response=SuggestionOut, summary="Apply a suggestion")
-def accept(request: HttpRequest, suggestion_id: int) -> dict[str, Any]:
+def accept(request: HttpRequest, suggestion_id: Id) -> dict[str, Any]:
     return queries.suggestion_dict(services.decide(_me(request), suggestion_id, True, channel=Channel.API))
 
 
 @router.post("/suggestions/{suggestion_id}/reject", response=SuggestionOut, summary="Turn a suggestion down")
-def reject(request: HttpRequest, suggestion_id: int) -> dict[str, Any]:
+def reject(request: HttpRequest, suggestion_id: Id) -> dict[str, Any]:
     return queries.suggestion_dict(services.decide(_me(request), suggestion_id, False, channel=Channel.API))
 
 
@@ -158,7 +159,7 @@ def models(request: HttpRequest, desk: str | None = None) -> list[dict[str, Any]
 
 
 @router.post("/models/{model_id}/activate", response=ModelOut, summary="Make an earlier model the active one")
-def activate(request: HttpRequest, model_id: int) -> dict[str, Any]:
+def activate(request: HttpRequest, model_id: Id) -> dict[str, Any]:
     m = services.activate_model(_me(request), model_id)
     return {"id": m.pk, "desk": m.desk.slug, "field": m.field, "version": m.version, "trained_at": m.trained_at,
             "rows": m.rows, "classes": m.classes, "corrections": m.corrections, "size_bytes": m.size_bytes,
@@ -178,15 +179,15 @@ def train(request: HttpRequest, desk: str, payload: TrainIn) -> Status[dict[str,
     return Status(202, {"queued": True, "desk": found.slug, "fields": payload.fields or TriageField.values})
 
 
-@router.get("/desks/{desk}/policies", response=list[PolicyOut], summary="What the AI may do on a desk")
+@router.get("/desks/{desk}/policies", response=list[AssistPolicyOut], summary="What the AI may do on a desk")
 def policies(request: HttpRequest, desk: str) -> list[dict[str, Any]]:
     found = _desk(desk)
     _manage(request, found)
     return queries.policy_rows(found)
 
 
-@router.put("/desks/{desk}/policies/{field}", response=list[PolicyOut], summary="Set the policy of one field")
-def set_policy(request: HttpRequest, desk: str, field: str, payload: PolicyIn) -> list[dict[str, Any]]:
+@router.put("/desks/{desk}/policies/{field}", response=list[AssistPolicyOut], summary="Set the policy of one field")
+def set_policy(request: HttpRequest, desk: str, field: str, payload: AssistPolicyIn) -> list[dict[str, Any]]:
     found = _desk(desk)
     _manage(request, found)
     services.set_policy(_me(request), found, field, payload.mode, payload.threshold, channel=Channel.API)
@@ -299,7 +300,7 @@ def drafts(request: HttpRequest, desk: str | None = None, status: str | None = N
 
 
 @router.post("/drafts/{draft_id}/review", response=DraftOut, summary="Approve or reject a draft")
-def review(request: HttpRequest, draft_id: int, payload: ReviewIn) -> dict[str, Any]:
+def review(request: HttpRequest, draft_id: Id, payload: ReviewIn) -> dict[str, Any]:
     draft = writing.review_draft(_me(request), draft_id, payload.approve, payload.note, channel=Channel.API)
     return queries.draft_dict(draft)
 
@@ -319,5 +320,5 @@ def detect(request: HttpRequest, desk: str) -> list[dict[str, Any]]:
 
 
 @router.post("/patterns/{pattern_id}", response=PatternOut, summary="Dismiss a pattern or mark it acted on")
-def decide_pattern(request: HttpRequest, pattern_id: int, payload: PatternDecisionIn) -> dict[str, Any]:
+def decide_pattern(request: HttpRequest, pattern_id: Id, payload: PatternDecisionIn) -> dict[str, Any]:
     return queries.pattern_dict(patterns.decide(_me(request), pattern_id, payload.status))

@@ -20,6 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
 from outcomedesk.assist.triage import Prediction, TriageError, TriageModel, join_text
+from outcomedesk.core.textfiles import NotUtf8, require_utf8
 
 PRECISION_TARGETS = (0.9, 0.95)
 
@@ -80,13 +81,17 @@ def reference(train: tuple[list[str], list[str]], test: tuple[list[str], list[st
 
 
 def read_rows(path: Path, text_columns: Sequence[str], label: str) -> tuple[list[str], list[str]]:
-    """Texts and labels of a CSV (UTF-8, a BOM allowed; undecodable bytes replaced); rows without a label are
-    left out. Errors name the file and the missing columns."""
+    """Texts and labels of a CSV (UTF-8, a BOM allowed; another encoding is an error naming the file); rows
+    without a label are left out. Errors name the file and the missing columns."""
     if not path.is_file():
         raise TriageError(f"{path}: no such file")
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     try:
-        with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        require_utf8(path)
+    except NotUtf8 as exc:
+        raise TriageError(str(exc)) from None
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             header = reader.fieldnames or []
             missing = [c for c in (*text_columns, label) if c not in header]

@@ -34,6 +34,8 @@ from typing import Any, Literal
 
 from django.conf import settings
 
+from outcomedesk.core.parsing import is_digits
+
 log = logging.getLogger(__name__)
 
 State = Literal["closed", "open", "half-open"]
@@ -117,11 +119,11 @@ def _number_kind(candidate: str) -> str | None:
         return None
     groups = candidate.split(".")
     # Only dots: a version (115.0.5790.171) or a decimal (3.14159265) unless every group dials like a phone's.
-    if len(groups) > 1 and all(g.isdigit() for g in groups) and (
+    if len(groups) > 1 and all(is_digits(g) for g in groups) and (
             any(len(g) == 1 for g in groups) or (len(groups) == 2 and not candidate.startswith("0"))):
         return None
     # A bare run of digits is more often an order or serial number than a phone, unless it dials like one.
-    if candidate.isdigit() and not candidate.startswith("0") and len(digits) < 10:
+    if is_digits(candidate) and not candidate.startswith("0") and len(digits) < 10:
         return None
     return "phone"
 

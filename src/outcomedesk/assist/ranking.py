@@ -12,14 +12,19 @@ from outcomedesk.assist import semantic
 from outcomedesk.assist.retrieval import Document, LexicalIndex, RetrievalError
 from outcomedesk.assist.similar import CANDIDATES
 from outcomedesk.assist.triage import join_text
+from outcomedesk.core.textfiles import NotUtf8, require_utf8
 
 
 def read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
     """The objects of a JSON Lines file; a bad line is an error naming the file and line."""
     if not path.is_file():
         raise RetrievalError(f"{path}: no such file")
+    try:
+        require_utf8(path)
+    except NotUtf8 as exc:
+        raise RetrievalError(str(exc)) from None
     rows = []
-    with path.open(encoding="utf-8-sig", errors="replace") as handle:
+    with path.open(encoding="utf-8-sig") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue

@@ -41,6 +41,7 @@ from outcomedesk.core import clock
 from outcomedesk.core.audit import AuditBatch
 from outcomedesk.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from outcomedesk.core.models import AuditEvent, Channel
+from outcomedesk.core.parsing import as_int
 from outcomedesk.tickets import services as tickets
 from outcomedesk.tickets.models import DONE_STATES, Level, State, Ticket
 
@@ -257,7 +258,8 @@ def _display(field: str, value: str, desk_id: int) -> str | None:
     from outcomedesk.tickets.models import Category
 
     if field in (TriageField.IMPACT, TriageField.URGENCY):
-        return Level(int(value)).label if value.isdigit() and int(value) in Level.values else None
+        level = as_int(value)
+        return Level(level).label if level in Level.values else None
     found: object
     if field == TriageField.GROUP:
         found = AssignmentGroup.objects.filter(pk=value, desk_id=desk_id, is_active=True).first()
@@ -402,15 +404,20 @@ def on_ticket_opened(sender: Any, ticket: Ticket, now: Any, **_: Any) -> None:
 def decide(actor: User, suggestion_id: int, accept: bool, *, channel: str = Channel.WEB) -> Suggestion:
     """An agent accepts (the value is applied as their change; a duplicate is merged into the ticket it
     repeats) or rejects an open suggestion."""
-    suggestion = Suggestion.objects.select_related("ticket", "ticket__desk").filter(pk=suggestion_id).first()
-    if suggestion is None or not policy.can(actor, policy.VIEW, suggestion):
+    found = Suggestion.objects.select_related("ticket", "ticket__desk").filter(pk=suggestion_id).first()
+    if found is None or not policy.can(actor, policy.VIEW, found):
         raise NotFound(f"no suggestion {suggestion_id}", field="suggestion")
-    if not policy.can(actor, policy.WORK, suggestion):
-        raise NotAllowed(f"only agents of the {suggestion.ticket.desk.name} desk decide its AI suggestions")
-    if suggestion.outcome != Outcome.OPEN:
-        raise InvalidInput({"suggestion": f"was already {suggestion.get_outcome_display().lower()}"})
+    if not policy.can(actor, policy.WORK, found):
+        raise NotAllowed(f"only agents of the {found.ticket.desk.name} desk decide its AI suggestions")
     now = clock.now()
     with transaction.atomic():
+        # Lock the ticket, then the suggestion (the order every ticket change takes: the change locks the ticket
+        # and then records corrections on its suggestions), and look at the outcome again under the lock: of
+        # two agents accepting at once, the second finds it decided.
+        tickets.lock_for_change(found.ticket_id)
+        suggestion = Suggestion.objects.select_for_update().select_related("ticket", "ticket__desk").get(pk=found.pk)
+        if suggestion.outcome != Outcome.OPEN:
+            raise Conflict(f"was already {suggestion.get_outcome_display().lower()}", field="suggestion")
         if accept and suggestion.kind == SuggestionKind.FIELD:
             value: Any = int(suggestion.value)
             token = _applying.set(True)

@@ -73,6 +73,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    "outcomedesk.api.errors.ApiErrorMiddleware",
+    "outcomedesk.core.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -359,6 +361,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # Attachments
 ATTACHMENT_MAX_BYTES = env_int("OUTCOMEDESK_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+# Longest description or comment body a service accepts (characters).
+TEXT_MAX_CHARS = env_int("OUTCOMEDESK_TEXT_MAX_CHARS", 100_000)
 ATTACHMENT_ALLOWED_TYPES = env_list(
     "OUTCOMEDESK_ATTACHMENT_TYPES",
     [".png", ".jpg", ".jpeg", ".gif", ".pdf", ".txt", ".log", ".csv", ".docx", ".xlsx", ".pptx", ".zip", ".eml"],

@@ -47,3 +47,17 @@ class Conflict(ServiceError):
     """Someone else changed the object since the actor loaded it."""
 
     status = 409
+
+
+class TooLarge(InvalidInput):
+    """A field or upload is larger than the configured limit (HTTP 413)."""
+
+    status = 413
+
+
+class AlreadyImported(Conflict):
+    """Another import stored a ticket with this `external_ref` first (two imports of one row at once)."""
+
+    def __init__(self, ref: str, number: str) -> None:
+        super().__init__(f"{ref!r} was already imported as {number}", field="external_ref")
+        self.number = number

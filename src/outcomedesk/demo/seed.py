@@ -323,10 +323,12 @@ def _open(planned: PlannedTicket, org: _Organisation) -> _Live:
         type=planned.type,
         category=org.categories[(planned.desk, planned.category)].pk,
         service=org.services[planned.service].pk if planned.service else None,
-        impact=planned.impact,
         urgency=planned.urgency,
         channel=planned.channel,
     )
+    if planned.impact != ticket.impact:
+        # A requester states urgency only; the desk sets the impact when it triages the ticket.
+        ticket = tickets_services.update_ticket(org.managers[planned.desk], ticket, {"impact": planned.impact})
     return _Live(ticket.pk, ticket.state, ticket.group_id, ticket.assignee_id)
 
 

@@ -18,6 +18,7 @@ from outcomedesk.core import clock
 from outcomedesk.core.audit import AuditBatch
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.core.models import Channel
+from outcomedesk.core.parsing import as_int, is_digits
 from outcomedesk.experience.models import (
     COMMENT_MAX,
     SCORE_LABELS,
@@ -84,9 +85,10 @@ def check_score(raw: Any) -> int:
     choices = f"choose 1 ({SCORE_LABELS[1].lower()}) to 5 ({SCORE_LABELS[5].lower()})"
     if not text:
         raise InvalidInput({"score": f"is required: {choices}"})
-    if not text.isdigit() or int(text) not in SCORES:
+    score = as_int(text) if is_digits(text) else None
+    if score is None or score not in SCORES:
         raise InvalidInput({"score": f"{choices}, not {text[:20]!r}"})
-    return int(text)
+    return score
 
 
 def closed_message(survey: Survey) -> str:

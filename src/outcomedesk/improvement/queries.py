@@ -23,6 +23,7 @@ from outcomedesk.accounts.models import Desk
 from outcomedesk.core import clock
 from outcomedesk.core.audit import events_for
 from outcomedesk.core.errors import InvalidInput
+from outcomedesk.core.parsing import as_id
 from outcomedesk.improvement.models import Assessment, Initiative, InitiativeStatus
 from outcomedesk.improvement.questionnaire import LEVEL_NAMES, PRACTICES, Practice, level_of
 from outcomedesk.improvement.tracked import PER_DAYS, TrackedFigure, value_at
@@ -63,8 +64,9 @@ def assessable_desks(user: Any) -> QuerySet[Desk]:
 def visible_desk(user: Any, ref: int | str) -> Desk | None:
     """The desk with this id or slug, if `user` may read its assessments."""
     desks = visible_desks(user)
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        return desks.filter(pk=int(ref)).first()
+    desk_id = as_id(ref)
+    if desk_id is not None:
+        return desks.filter(pk=desk_id).first()
     return desks.filter(slug=ref).first()
 
 
@@ -180,7 +182,8 @@ def filter_initiatives(rows: QuerySet[Initiative], *, status: str | None = None,
         rows = rows.filter(status=status)
     if desk not in (None, ""):
         text = str(desk)
-        rows = rows.filter(Q(desk__slug=text) | (Q(desk_id=int(text)) if text.isdigit() else Q(pk__in=[])))
+        desk_id = as_id(text)
+        rows = rows.filter(Q(desk__slug=text) | (Q(desk_id=desk_id) if desk_id is not None else Q(pk__in=[])))
     return rows
 
 

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from outcomedesk.core.errors import NotAllowed, NotFound
 from outcomedesk.core.models import Channel
+from outcomedesk.core.parsing import Id
 from outcomedesk.improvement import queries, services
 from outcomedesk.improvement.models import Initiative
 from outcomedesk.improvement.tracked import TRACKED_FIGURES
@@ -124,7 +125,7 @@ def _reader(request: HttpRequest) -> None:
         raise NotAllowed("the improvement register is for desk staff, service managers and executives")
 
 
-def _initiative(request: HttpRequest, initiative_id: int) -> Initiative:
+def _initiative(request: HttpRequest, initiative_id: Id) -> Initiative:
     _reader(request)
     found = queries.visible_initiatives(request.user).filter(pk=initiative_id).first()
     if found is None:
@@ -173,7 +174,7 @@ def list_initiatives(request: HttpRequest, query: Query[ListQuery]) -> list[dict
 
 @router.get("/{initiative_id}", response=InitiativeDetailOut,
             summary="An initiative with its measured benefit and the figure per month")
-def get_initiative(request: HttpRequest, initiative_id: int, query: Query[BenefitQuery]) -> dict[str, Any]:
+def get_initiative(request: HttpRequest, initiative_id: Id, query: Query[BenefitQuery]) -> dict[str, Any]:
     return _detail(_initiative(request, initiative_id), query)
 
 
@@ -186,7 +187,7 @@ def create_initiative(request: HttpRequest, payload: InitiativeIn) -> Status[dic
 
 @router.patch("/{initiative_id}", response=InitiativeDetailOut,
               summary="Change an initiative; changing its figure, scope or baseline period re-measures it")
-def update_initiative(request: HttpRequest, initiative_id: int, payload: InitiativePatch) -> dict[str, Any]:
+def update_initiative(request: HttpRequest, initiative_id: Id, payload: InitiativePatch) -> dict[str, Any]:
     # null clears only what may be empty; elsewhere it leaves the field as it is.
     nullable = ("service", "category", "started_on", "due_on")
     changes = {k: v for k, v in payload.dict(exclude_unset=True).items() if v is not None or k in nullable}
@@ -197,7 +198,7 @@ def update_initiative(request: HttpRequest, initiative_id: int, payload: Initiat
 
 @router.post("/{initiative_id}/status", response=InitiativeDetailOut,
              summary="Move an initiative: proposed, approved, in_progress, done, or abandoned")
-def change_status(request: HttpRequest, initiative_id: int, payload: StatusIn) -> dict[str, Any]:
+def change_status(request: HttpRequest, initiative_id: Id, payload: StatusIn) -> dict[str, Any]:
     row = services.change_initiative_status(request.user, _initiative(request, initiative_id),  # type: ignore[arg-type]
                                             payload.status, channel=Channel.API)
     return _detail(_reload(request, row))

@@ -8,7 +8,7 @@ app_name = "improvement_register"
 urlpatterns = [
     path("", register_views.register, name="list"),
     path("new/", register_views.create, name="create"),
-    path("<int:pk>/", register_views.detail, name="detail"),
-    path("<int:pk>/edit/", register_views.edit, name="edit"),
-    path("<int:pk>/status/", register_views.change_status, name="status"),
+    path("<id:pk>/", register_views.detail, name="detail"),
+    path("<id:pk>/edit/", register_views.edit, name="edit"),
+    path("<id:pk>/status/", register_views.change_status, name="status"),
 ]

@@ -17,6 +17,7 @@ from outcomedesk.core import clock
 from outcomedesk.core.audit import AuditBatch
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.core.models import Channel
+from outcomedesk.core.parsing import as_id, as_int
 from outcomedesk.improvement import queries
 from outcomedesk.improvement.models import (
     CLOSED_STATUSES,
@@ -69,8 +70,8 @@ def _desk(ref: Desk | int | str | None) -> Desk | None:
         return None
     if isinstance(ref, Desk):
         found: Desk | None = ref
-    elif isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        found = Desk.objects.filter(pk=int(ref)).first()
+    elif (desk_id := as_id(ref)) is not None:
+        found = Desk.objects.filter(pk=desk_id).first()
     else:
         found = Desk.objects.filter(slug=str(ref)).first()
     if found is None:
@@ -103,13 +104,8 @@ def _levels(practice: Practice, answers: Any) -> tuple[dict[str, int], dict[str,
 
 
 def _level(raw: Any) -> int | None:
-    # bool is an int in Python, but `true` is no level.
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        value = raw
-    elif isinstance(raw, str) and raw.strip().isdigit():
-        value = int(raw.strip())
-    else:
-        return None
+    # bool is an int in Python, but `true` is no level (as_int says so).
+    value = as_int(raw)
     return value if value in LEVELS else None
 
 
@@ -312,7 +308,8 @@ def _ref(errors: dict[str, str], name: str, ref: Any, rows: Any, text_field: str
     if isinstance(ref, model):
         ref = ref.pk
     text = str(ref).strip()
-    found = rows.filter(Q(**{text_field: text}) | (Q(pk=int(text)) if text.isdigit() else Q(pk__in=[]))).first()
+    pk = as_id(text)
+    found = rows.filter(Q(**{text_field: text}) | (Q(pk=pk) if pk is not None else Q(pk__in=[]))).first()
     if found is None:
         errors[name] = f"no {name} {text!r}"
     return found

@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce, Least
 
 from outcomedesk.core import clock
 from outcomedesk.core.models import AuditEvent
+from outcomedesk.core.parsing import is_digits
 from outcomedesk.experience.models import Survey
 from outcomedesk.insights import delivery
 from outcomedesk.insights.aggregates import Percentile, Seconds
@@ -78,7 +79,7 @@ def _grouping_sets(qs: QuerySet[Any], field: str, aggregates: dict[str, Any]) ->
     def grouping_sets(select: Any, order_by: Any) -> list[tuple[str, tuple[Any, ...]]]:
         columns = []
         for sql, params in group_by(select, order_by):
-            if sql.isdigit():  # a position in the select list: not allowed inside GROUPING SETS
+            if is_digits(sql):  # a position in the select list: not allowed inside GROUPING SETS
                 sql, params = select[int(sql) - 1][1]
             columns.append((sql, tuple(params)))
         listed = ", ".join(sql for sql, _ in columns)

@@ -3,7 +3,6 @@ JSON (METRICS.md names), CSV or a text table."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from datetime import datetime
@@ -11,6 +10,7 @@ from typing import Any
 
 from outcomedesk.accounts.models import AssignmentGroup, Desk
 from outcomedesk.cmdb.models import BusinessService
+from outcomedesk.core.csv_export import csv_writer
 from outcomedesk.core.models import Channel
 from outcomedesk.insights.figures import TOTAL, compute, empty_figures
 from outcomedesk.insights.periods import Period
@@ -77,7 +77,7 @@ def flatten(figures: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, An
 
 def to_csv(report: dict[str, Any]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)
     writer.writerow(["scope", "figure", "value", "previous", "from", "to", "previous_from", "previous_to"])
     period, previous_period = report["period"], report["previous_period"]
     rows = [("all", report["figures"], report["previous"])]

@@ -12,6 +12,7 @@ from outcomedesk.accounts.models import AssignmentGroup, Desk
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core.errors import InvalidInput
 from outcomedesk.core.models import Channel
+from outcomedesk.core.parsing import as_id, as_int
 from outcomedesk.tickets.models import Category, Priority, Ticket, TicketType
 
 # Dimension name -> ticket field: the `by` of a report and the narrowing of a scope.
@@ -97,11 +98,8 @@ def resolve_scope(desk_ids: frozenset[int] | None, **given: Any) -> Scope:
         else:
             values[name] = found[0]
     if given.get("priority") not in (None, ""):
-        try:
-            values["priority"] = int(str(given["priority"]).upper().lstrip("P"))
-            if values["priority"] not in Priority.values:
-                raise ValueError
-        except ValueError:
+        values["priority"] = as_int(str(given["priority"]).upper().lstrip("P"))
+        if values["priority"] not in Priority.values:
             errors["priority"] = f"must be 1 to 5, not {given['priority']!r}"
     if given.get("channel") not in (None, ""):
         if given["channel"] not in Channel.values:
@@ -117,4 +115,5 @@ def resolve_scope(desk_ids: frozenset[int] | None, **given: Any) -> Scope:
 
 
 def _pk_q(text: str) -> Q:
-    return Q(pk=int(text)) if text.isdigit() else Q(pk__in=[])
+    pk = as_id(text)
+    return Q(pk=pk) if pk is not None else Q(pk__in=[])

@@ -15,7 +15,7 @@ urlpatterns = [
     path("tickets/<str:number>/close/", views.close, name="close"),
     path("tickets/<str:number>/cancel/", views.cancel, name="cancel"),
     path("tickets/<str:number>/rate/", views.rate, name="rate"),
-    path("attachments/<int:attachment_id>/", views.attachment, name="attachment"),
+    path("attachments/<id:attachment_id>/", views.attachment, name="attachment"),
     path("preferences/", views.preferences, name="preferences"),
     # Satisfaction surveys: the token in the e-mail's links is the credential, no login needed.
     path("survey/<str:token>/", views.survey, name="survey"),

@@ -22,6 +22,7 @@ from outcomedesk.accounts.models import Desk, User
 from outcomedesk.core import clock
 from outcomedesk.core.errors import Conflict, InvalidInput
 from outcomedesk.core.models import Channel
+from outcomedesk.core.parsing import as_int
 from outcomedesk.experience import services as experience
 from outcomedesk.experience.models import SCORE_LABELS, SCORES, ResponseVia, Survey
 from outcomedesk.experience.queries import survey_for_token, surveys_for
@@ -86,7 +87,7 @@ def new_ticket(request: HttpRequest, desk_slug: str) -> HttpResponse:
                 _user(request), desk=desk, title=values["title"],
                 description=str(data.get("description", "")),
                 type=values["type"] or TicketType.INCIDENT, category=values["category"] or None,
-                urgency=values["urgency"] or None, channel=Channel.PORTAL,
+                urgency=values["urgency"] or None, channel=Channel.PORTAL, door=Channel.PORTAL,
                 attachments=list(request.FILES.getlist("attachments")),
             )
         except InvalidInput as exc:
@@ -118,7 +119,7 @@ def my_tickets(request: HttpRequest) -> HttpResponse:
     elif show != "all":
         show = "all"
     raw = request.GET.get("page", "1")
-    page = int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    page = as_int(raw, minimum=1, maximum=99_999) or 1
     start = (page - 1) * PER_PAGE
     rows = list(qs[start : start + PER_PAGE + 1])
     return render(request, "portal/tickets.html", {

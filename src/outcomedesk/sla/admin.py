@@ -16,7 +16,8 @@ from django.http import HttpRequest
 from outcomedesk.accounts import policy as policy_module
 from outcomedesk.core.admin import ReadOnlyAdmin
 from outcomedesk.core.errors import InvalidInput, NotAllowed
-from outcomedesk.sla import services
+from outcomedesk.core.parsing import as_int, is_digits
+from outcomedesk.sla import queries, services
 from outcomedesk.sla.calendar import CalendarError, calendar_from_json
 from outcomedesk.sla.models import (
     BusinessCalendar,
@@ -173,8 +174,9 @@ class PolicyTargetFormSet(BaseInlineFormSet):
             # "targets[2].minutes" belongs beside the minutes of the third target kept.
             head, _, field = name.partition(".")
             index = head.removeprefix("targets[").removesuffix("]")
-            if index.isdigit() and int(index) < len(kept):
-                form = kept[int(index)][0]
+            position = as_int(index, minimum=0, maximum=len(kept) - 1)
+            if position is not None and is_digits(index):
+                form = kept[position][0]
                 form.add_error(field if field in form.fields else None, message)
             else:
                 raise forms.ValidationError(f"{name}: {message}")

@@ -16,6 +16,7 @@ from pydantic import Field
 from outcomedesk.accounts import policy
 from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
+from outcomedesk.core.parsing import Id
 from outcomedesk.sla import engine, queries, services
 from outcomedesk.sla.models import BusinessCalendar, EscalationRule, SlaPolicy, TicketTarget
 from outcomedesk.tickets.models import Ticket
@@ -116,7 +117,7 @@ class PolicyPatch(Schema):
     targets: list[TargetRuleIn] | None = None
 
 
-class PolicyOut(Schema):
+class SlaPolicyOut(Schema):
     id: int
     name: str
     kind: str
@@ -332,7 +333,7 @@ def list_calendars(request: HttpRequest) -> Any:
 
 
 @router.get("/calendars/{calendar_id}", response=CalendarOut)
-def get_calendar(request: HttpRequest, calendar_id: int) -> BusinessCalendar:
+def get_calendar(request: HttpRequest, calendar_id: Id) -> BusinessCalendar:
     _staff(request)
     return _calendar(calendar_id)
 
@@ -345,7 +346,7 @@ def create_calendar(request: HttpRequest, payload: CalendarIn) -> Status[Busines
 
 @router.put("/calendars/{calendar_id}", response=CalendarSaved,
             summary="Replace a calendar; running targets on it get new deadlines")
-def replace_calendar(request: HttpRequest, calendar_id: int, payload: CalendarIn) -> dict[str, Any]:
+def replace_calendar(request: HttpRequest, calendar_id: Id, payload: CalendarIn) -> dict[str, Any]:
     row = services.save_calendar(request.user, payload.name, payload.definition,  # type: ignore[arg-type]
                                  calendar=_calendar(calendar_id))
     # Deadlines on the old calendar would otherwise stay wrong; at scale this is long, so it is queued.
@@ -356,28 +357,28 @@ def replace_calendar(request: HttpRequest, calendar_id: int, payload: CalendarIn
 
 # --- policies ----------------------------------------------------------------------------------------------
 
-@router.get("/policies", response=list[PolicyOut], summary="Policies with their targets, in matching order")
+@router.get("/policies", response=list[SlaPolicyOut], summary="Policies with their targets, in matching order")
 def list_policies(request: HttpRequest) -> Any:
     _staff(request)
     return SlaPolicy.objects.select_related(*POLICY_RELATED).prefetch_related("targets")
 
 
-@router.get("/policies/{policy_id}", response=PolicyOut)
-def get_policy(request: HttpRequest, policy_id: int) -> SlaPolicy:
+@router.get("/policies/{policy_id}", response=SlaPolicyOut)
+def get_policy(request: HttpRequest, policy_id: Id) -> SlaPolicy:
     _staff(request)
     return _policy(policy_id)
 
 
-@router.post("/policies", response={201: PolicyOut}, summary="Create a policy with its targets")
+@router.post("/policies", response={201: SlaPolicyOut}, summary="Create a policy with its targets")
 def create_policy(request: HttpRequest, payload: PolicyCreate) -> Status[SlaPolicy]:
     values, targets = _policy_values(payload.dict())
     row = services.save_policy(request.user, values, targets=targets)  # type: ignore[arg-type]
     return Status(201, _policy(row.pk))
 
 
-@router.patch("/policies/{policy_id}", response=PolicyOut,
+@router.patch("/policies/{policy_id}", response=SlaPolicyOut,
               summary="Change a policy; POST .../repair to apply it to the tickets it already governs")
-def update_policy(request: HttpRequest, policy_id: int, payload: PolicyPatch) -> SlaPolicy:
+def update_policy(request: HttpRequest, policy_id: Id, payload: PolicyPatch) -> SlaPolicy:
     values, targets = _policy_values(payload.dict(exclude_unset=True))
     row = services.save_policy(request.user, values, targets=targets,  # type: ignore[arg-type]
                                policy=_policy(policy_id))
@@ -386,7 +387,7 @@ def update_policy(request: HttpRequest, policy_id: int, payload: PolicyPatch) ->
 
 @router.post("/policies/{policy_id}/repair", response={202: RepairOut},
              summary="Queue the replay of the history of the policy's tickets to recompute their targets")
-def repair_policy(request: HttpRequest, policy_id: int) -> Status[dict[str, Any]]:
+def repair_policy(request: HttpRequest, policy_id: Id) -> Status[dict[str, Any]]:
     _staff(request)
     return Status(202, {"scheduled": services.schedule_repair(request.user, _policy(policy_id))})  # type: ignore[arg-type]
 
@@ -406,7 +407,7 @@ def create_rule(request: HttpRequest, payload: RuleCreate) -> Status[EscalationR
 
 
 @router.patch("/escalations/{rule_id}", response=RuleOut, summary="Change an escalation rule")
-def update_rule(request: HttpRequest, rule_id: int, payload: RulePatch) -> EscalationRule:
+def update_rule(request: HttpRequest, rule_id: Id, payload: RulePatch) -> EscalationRule:
     values = _without_nulls(payload.dict(exclude_unset=True), nullable=("policy", "reassign_to"))
     row = services.save_escalation_rule(request.user, values, rule=_rule(rule_id))  # type: ignore[arg-type]
     return _rule(row.pk)

@@ -25,6 +25,7 @@ from outcomedesk.accounts.policy import Actor
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput, NotAllowed
+from outcomedesk.core.parsing import as_id, as_int
 from outcomedesk.sla import engine
 from outcomedesk.sla.calendar import Calendar, CalendarError, calendar_from_json
 from outcomedesk.sla.history import history_of
@@ -134,17 +135,17 @@ def save_policy(actor: Actor, values: dict[str, Any], *, targets: list[dict[str,
     if not isinstance(reasons, list) or any(r not in PendingReason.values for r in reasons):
         errors["pause_reasons"] = f"must be a list of pending reasons: {', '.join(PendingReason.values)}"
     try:
-        order = int(clean.get("order") or 0)
-        if order < 0:
+        order = as_int(clean.get("order") or 0, minimum=0, maximum=1_000_000)
+        if order is None:
             raise ValueError
-    except (TypeError, ValueError):
+    except ValueError:
         errors["order"] = "must be a whole number, 0 or more"
         order = 0
     try:
-        at_risk = int(clean.get("at_risk_percent") or 0)
-        if not 1 <= at_risk <= 99:
+        at_risk = as_int(clean.get("at_risk_percent") or 0, minimum=1, maximum=99)
+        if at_risk is None:
             raise ValueError
-    except (TypeError, ValueError):
+    except ValueError:
         errors["at_risk_percent"] = "must be 1 to 99"
         at_risk = 75
     refs: dict[str, Any] = {}
@@ -159,7 +160,8 @@ def save_policy(actor: Actor, values: dict[str, Any], *, targets: list[dict[str,
         if isinstance(raw, model):
             refs[name_] = raw
             continue
-        lookup = {"pk": int(raw)} if str(raw).isdigit() else {
+        pk = as_id(str(raw))
+        lookup = {"pk": pk} if pk is not None else {
             "desk": {"slug": str(raw)}, "service": {"slug": str(raw)}, "group": {"name": str(raw)},
             "calendar": {"name": str(raw)}}[name_]
         found = model.objects.filter(**lookup).first()
@@ -224,10 +226,10 @@ def save_escalation_rule(actor: Actor, values: dict[str, Any], *, rule: Escalati
     if action not in EscalationAction.values:
         errors["action"] = f"must be one of {', '.join(EscalationAction.values)}"
     try:
-        at_percent = int(values.get("at_percent", row.at_percent))
-        if not 1 <= at_percent <= 1000:
+        at_percent = as_int(values.get("at_percent", row.at_percent), minimum=1, maximum=1000)
+        if at_percent is None:
             raise ValueError
-    except (TypeError, ValueError):
+    except ValueError:
         errors["at_percent"] = "must be 1 to 1000 (% of the target)"
         at_percent = 100
     metric = values.get("metric", row.metric) or ""
@@ -235,14 +237,16 @@ def save_escalation_rule(actor: Actor, values: dict[str, Any], *, rule: Escalati
         errors["metric"] = f"must be one of {', '.join(engine.METRICS)} or empty"
     policy = values.get("policy", row.policy if rule else None)
     if policy not in (None, "") and not isinstance(policy, SlaPolicy):
-        found = SlaPolicy.objects.filter(pk=int(policy)).first() if str(policy).isdigit() else \
+        policy_id = as_id(str(policy))
+        found = SlaPolicy.objects.filter(pk=policy_id).first() if policy_id is not None else \
             SlaPolicy.objects.filter(name=str(policy)).first()
         if found is None:
             errors["policy"] = f"no policy {policy!r}"
         policy = found
     group = values.get("reassign_to", row.reassign_to if rule else None)
     if group not in (None, "") and not isinstance(group, AssignmentGroup):
-        found_group = AssignmentGroup.objects.filter(pk=int(group)).first() if str(group).isdigit() else \
+        group_id = as_id(str(group))
+        found_group = AssignmentGroup.objects.filter(pk=group_id).first() if group_id is not None else \
             AssignmentGroup.objects.filter(name=str(group)).first()
         if found_group is None:
             errors["reassign_to"] = f"no group {group!r}"

@@ -14,6 +14,7 @@ from outcomedesk.accounts import policy
 from outcomedesk.core import clock
 from outcomedesk.core.errors import NotFound
 from outcomedesk.core.models import Channel
+from outcomedesk.core.parsing import Id
 from outcomedesk.tickets import impact, search, services
 from outcomedesk.tickets.export import csv_lines
 from outcomedesk.tickets.filters import TicketFilter
@@ -89,7 +90,8 @@ def list_tickets(request: HttpRequest, params: Query[ListParams]) -> dict[str, A
 
 
 @router.get("/tickets-export", summary="The same list as CSV (at most 100,000 rows)",
-            response={200: None}, openapi_extra={"responses": {"200": {"content": {"text/csv": {}}}}})
+            response={200: None},
+            openapi_extra={"responses": {"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}}})
 def export_tickets(request: HttpRequest, params: Query[ListParams]) -> StreamingHttpResponse:
     data = params.dict()
     data.pop("page"), data.pop("page_size")
@@ -103,7 +105,8 @@ def export_tickets(request: HttpRequest, params: Query[ListParams]) -> Streaming
 @router.post("/tickets", response={201: TicketOut}, summary="Open a ticket")
 def create_ticket(request: HttpRequest, payload: TicketCreate) -> Status[Ticket]:
     data = payload.dict()
-    ticket = services.open_ticket(request.user, **data)  # type: ignore[arg-type]
+    data["channel"] = data["channel"] or Channel.API
+    ticket = services.open_ticket(request.user, door=Channel.API, **data)  # type: ignore[arg-type]
     # The service returns the ticket with its references attached; only the many-to-many fields are loaded.
     prefetch_related_objects([ticket], "tags", "watchers")
     return Status(201, ticket)
@@ -195,7 +198,7 @@ def upload_attachment(
 
 @router.get("/tickets/{number}/attachments/{attachment_id}", url_name="download_attachment",
             response={200: None}, summary="Download an attachment")
-def download_attachment(request: HttpRequest, number: str, attachment_id: int) -> FileResponse:
+def download_attachment(request: HttpRequest, number: str, attachment_id: Id) -> FileResponse:
     ticket = _ticket(request, number)
     attachment = ticket.attachments.filter(pk=attachment_id).first()
     if attachment is None or (not attachment.is_public and not policy.can(request.user, policy.WORK, ticket)):
@@ -248,7 +251,7 @@ def _impact_out(window: impact.ImpactWindow) -> dict[str, Any]:
     }
 
 
-def _impact(ticket: Ticket, impact_id: int) -> ServiceImpact:
+def _impact(ticket: Ticket, impact_id: Id) -> ServiceImpact:
     found = ServiceImpact.objects.filter(pk=impact_id, ticket=ticket).select_related("service", "recorded_by").first()
     if found is None:
         raise NotFound(f"no impact window {impact_id} on {ticket.number}", field="impact_id")
@@ -271,7 +274,7 @@ def record_impact(request: HttpRequest, number: str, payload: ImpactIn) -> Statu
 
 @router.patch("/tickets/{number}/impacts/{impact_id}", response=ImpactOut,
               summary="Change an impact window (send impact_end to end it)")
-def patch_impact(request: HttpRequest, number: str, impact_id: int, payload: ImpactPatch) -> dict[str, Any]:
+def patch_impact(request: HttpRequest, number: str, impact_id: Id, payload: ImpactPatch) -> dict[str, Any]:
     ticket = _ticket(request, number)
     found = _impact(ticket, impact_id)
     impact.update_impact(request.user, found, channel=Channel.API, **payload.dict(exclude_unset=True))  # type: ignore[arg-type]
@@ -279,7 +282,7 @@ def patch_impact(request: HttpRequest, number: str, impact_id: int, payload: Imp
 
 
 @router.delete("/tickets/{number}/impacts/{impact_id}", response={204: None}, summary="Remove an impact window")
-def delete_impact(request: HttpRequest, number: str, impact_id: int) -> Status[None]:
+def delete_impact(request: HttpRequest, number: str, impact_id: Id) -> Status[None]:
     ticket = _ticket(request, number)
     impact.remove_impact(request.user, _impact(ticket, impact_id), channel=Channel.API)  # type: ignore[arg-type]
     return Status(204, None)

@@ -35,6 +35,7 @@ from outcomedesk.accounts.services import ensure_groups, ensure_people
 from outcomedesk.core.bulk import insert_rows, refresh_statistics
 from outcomedesk.core.errors import NotAllowed
 from outcomedesk.core.models import AuditEvent, Channel
+from outcomedesk.core.textfiles import NotUtf8, require_utf8
 from outcomedesk.tickets.models import (
     DONE_STATES,
     NUMBER_PREFIX,
@@ -215,6 +216,10 @@ def read_events(
     """The valid events of the file grouped by record number, in file order; bad rows go to the report."""
     if not path.exists():
         raise EventLogError(f"{path}: no such file")
+    try:
+        require_utf8(path)
+    except NotUtf8 as exc:
+        raise EventLogError(str(exc)) from None
     reader_state = _Reader(fmt, tz)
     records: dict[str, list[Event]] = {}
     try:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import QuerySet
 
+from outcomedesk.core.csv_export import csv_writer
 from outcomedesk.tickets.models import Ticket
 
 COLUMNS = [
@@ -18,18 +18,13 @@ COLUMNS = [
 MAX_ROWS = 100_000
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _iso(value: Any) -> str:
     return value.isoformat() if value else ""
 
 
 def csv_lines(tickets: QuerySet[Ticket]) -> Iterator[str]:
     """The header, then one CSV line per ticket (at most MAX_ROWS), streamed in chunks."""
-    writer = csv.writer(_Echo())
+    writer = csv_writer()
     yield writer.writerow(COLUMNS)
     rows = tickets.select_related("desk", "service", "category", "group", "assignee", "requester")[:MAX_ROWS]
     for t in rows.iterator(chunk_size=2000):

@@ -12,6 +12,7 @@ from django.db.models.expressions import RawSQL
 
 from outcomedesk.accounts import policy
 from outcomedesk.core.errors import InvalidInput
+from outcomedesk.core.parsing import as_id
 from outcomedesk.tickets import search
 from outcomedesk.tickets.models import DONE_STATES, OPEN_STATES, State, Ticket, TicketType
 
@@ -72,10 +73,11 @@ class TicketFilter:
         def ints(name: str) -> list[int]:
             result = []
             for item in values(name):
-                if not item.isdigit():
-                    errors[name] = f"expects numbers, got {item!r}"
+                number = as_id(item)
+                if number is None:
+                    errors[name] = f"expects numbers, got {item[:20]!r}"
                     continue
-                result.append(int(item))
+                result.append(number)
             return result
 
         f = cls()
@@ -103,10 +105,10 @@ class TicketFilter:
         f.service = ints("service")
         f.category = ints("category")
         f.assignee = str(params.get("assignee") or "")
-        if f.assignee and f.assignee not in ("me", "none") and not f.assignee.isdigit():
+        if f.assignee and f.assignee not in ("me", "none") and as_id(f.assignee) is None:
             errors["assignee"] = "use me, none or a user id"
         f.requester = str(params.get("requester") or "")
-        if f.requester and f.requester != "me" and not f.requester.isdigit():
+        if f.requester and f.requester != "me" and as_id(f.requester) is None:
             errors["requester"] = "use me or a user id"
         f.type = str(params.get("type") or "")
         if f.type and f.type not in TicketType.values:
@@ -130,8 +132,8 @@ class TicketFilter:
         elif self.state:
             qs = qs.filter(state__in=self.state)
         if self.desk:
-            desk_ids = [int(d) for d in self.desk if d.isdigit()]
-            slugs = [d for d in self.desk if not d.isdigit()]
+            desk_ids = [n for n in (as_id(d) for d in self.desk) if n is not None]
+            slugs = [d for d in self.desk if as_id(d) is None]
             qs = qs.filter(Q(desk_id__in=desk_ids) | Q(desk__slug__in=slugs))
         if self.group:
             qs = qs.filter(group_id__in=self.group)
@@ -140,11 +142,11 @@ class TicketFilter:
         elif self.assignee == "none":
             qs = qs.filter(assignee__isnull=True)
         elif self.assignee:
-            qs = qs.filter(assignee_id=int(self.assignee))
+            qs = qs.filter(assignee_id=as_id(self.assignee))
         if self.requester == "me":
             qs = qs.filter(requester_id=getattr(user, "pk", None))
         elif self.requester:
-            qs = qs.filter(requester_id=int(self.requester))
+            qs = qs.filter(requester_id=as_id(self.requester))
         if self.priority:
             qs = qs.filter(priority__in=self.priority)
         if self.type:

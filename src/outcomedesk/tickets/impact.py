@@ -24,6 +24,7 @@ from outcomedesk.core import clock
 from outcomedesk.core.audit import AuditBatch
 from outcomedesk.core.errors import InvalidInput, NotFound
 from outcomedesk.core.models import Channel
+from outcomedesk.core.parsing import as_id, as_int
 from outcomedesk.tickets.models import ServiceImpact, State, Ticket, TicketType
 
 # The same row lock and desk check as every other change of a ticket.
@@ -56,11 +57,8 @@ def _moment(errors: dict[str, str], name: str, value: Any) -> datetime | None:
 def _users(errors: dict[str, str], value: Any) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        number = int(str(value).strip())
-    except ValueError:
+    number = as_int(value if isinstance(value, (bool, int)) else str(value))
+    if number is None:
         errors["users_affected"] = f"must be a whole number of people, not {str(value)[:20]!r}"
         return None
     if number < 0:
@@ -92,7 +90,8 @@ def _service(errors: dict[str, str], value: Any) -> BusinessService | None:
     if not text:
         errors["service"] = "is required: the business service the incident affected"
         return None
-    lookup = {"pk": int(text)} if text.isdigit() else {"slug": text}
+    pk = as_id(text)
+    lookup: dict[str, Any] = {"pk": pk} if pk is not None else {"slug": text}
     found = BusinessService.objects.filter(is_active=True, **lookup).first()
     if found is None:
         errors["service"] = f"no active business service {text!r}"

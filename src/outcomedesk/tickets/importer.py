@@ -22,8 +22,9 @@ from django.utils.dateparse import parse_datetime
 from outcomedesk.accounts.models import Desk, User
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core import clock
-from outcomedesk.core.errors import InvalidInput, ServiceError
+from outcomedesk.core.errors import AlreadyImported, InvalidInput, ServiceError
 from outcomedesk.core.models import Channel
+from outcomedesk.core.textfiles import NotUtf8, require_utf8
 from outcomedesk.tickets import notifications, services
 from outcomedesk.tickets.models import Category, State, Ticket
 
@@ -55,6 +56,11 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if not path.exists():
         raise ImportFileError(f"{path}: no such file")
     suffix = path.suffix.lower()
+    if suffix in (".csv", ".jsonl", ".ndjson"):
+        try:
+            require_utf8(path)
+        except NotUtf8 as exc:
+            raise ImportFileError(str(exc)) from None
     if suffix == ".csv":
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
@@ -155,6 +161,8 @@ def import_tickets(
             else:
                 try:
                     report.imported.append(import_row(actor, row).number)
+                except AlreadyImported as exc:  # another import of the same row won the race
+                    report.skipped.append((number, exc.number))
                 except ServiceError as exc:
                     for item in exc.as_dicts():
                         report.rejected.append(Rejected(number, item["field"], str(item["message"])))

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
+from outcomedesk.core.parsing import Id, SmallCount
 from outcomedesk.tickets.models import Ticket
 
 
@@ -111,33 +112,34 @@ class TicketCreate(Schema):
     title: str
     description: str = ""
     type: Literal["incident", "request"] = "incident"
-    requester: int | None = Field(None, description="User id; agents only (defaults to you)")
-    category: int | None = None
-    service: int | None = None
-    impact: int | None = Field(None, ge=1, le=3)
+    requester: Id | None = Field(None, description="User id; agents only (defaults to you)")
+    category: Id | None = None
+    service: Id | None = None
+    impact: int | None = Field(None, ge=1, le=3, description="Agents of the desk only; a requester states urgency")
     urgency: int | None = Field(None, ge=1, le=3)
-    channel: str = "api"
-    group: int | None = None
-    assignee: int | None = None
+    channel: str | None = Field(None, description="api when omitted; agents of the desk may record another "
+                                                 "(e.g. phone)")
+    group: Id | None = None
+    assignee: Id | None = None
     tags: list[str] = []
-    watchers: list[int] = []
+    watchers: list[Id] = []
 
 
 class TicketPatch(Schema):
     """Only the fields you send change; `version` is the one you read (409 if someone changed it since)."""
 
-    version: int | None = Field(None, description="The version you read; omit to overwrite regardless")
+    version: SmallCount | None = Field(None, description="The version you read; omit to overwrite regardless")
     title: str | None = None
     description: str | None = None
     type: Literal["incident", "request"] | None = None
-    category: int | None = None
-    service: int | None = None
+    category: Id | None = None
+    service: Id | None = None
     impact: int | None = None
     urgency: int | None = None
     priority: int | None = None
-    group: int | None = None
-    assignee: int | None = None
-    requester: int | None = None
+    group: Id | None = None
+    assignee: Id | None = None
+    requester: Id | None = None
     tags: list[str] | None = None
     watchers: list[int] | None = None
     parent: str | None = Field(None, description="Number of the parent ticket, or null to clear")
@@ -148,12 +150,12 @@ class StateChange(Schema):
     pending_reason: str = ""
     resolution_code: str = ""
     resolution_notes: str = ""
-    version: int | None = None
+    version: SmallCount | None = None
 
 
 class Reopen(Schema):
     reason: str = ""
-    version: int | None = None
+    version: SmallCount | None = None
 
 
 class CommentIn(Schema):
@@ -226,10 +228,10 @@ class BulkOut(Schema):
 class ImpactIn(Schema):
     """Give `users_affected` or `impact_fraction`, or neither for a full outage."""
 
-    service: int = Field(description="Business service id")
+    service: Id = Field(description="Business service id")
     impact_start: datetime
     impact_end: datetime | None = Field(None, description="Empty while the impact lasts")
-    users_affected: int | None = None
+    users_affected: SmallCount | None = None
     impact_fraction: float | None = Field(None, description="Share of the service's users affected, 0 to 1")
     note: str = ""
 
@@ -237,10 +239,10 @@ class ImpactIn(Schema):
 class ImpactPatch(Schema):
     """Only the fields you send change; sending `users_affected` clears `impact_fraction` and the other way round."""
 
-    service: int | None = None
+    service: Id | None = None
     impact_start: datetime | None = None
     impact_end: datetime | None = Field(None, description="Set to end the impact")
-    users_affected: int | None = None
+    users_affected: SmallCount | None = None
     impact_fraction: float | None = None
     note: str | None = None
 

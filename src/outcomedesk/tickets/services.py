@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from outcomedesk.accounts import policy
@@ -25,9 +25,10 @@ from outcomedesk.accounts.models import AssignmentGroup, Desk, User
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core import clock
 from outcomedesk.core.audit import AuditBatch
-from outcomedesk.core.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from outcomedesk.core.errors import AlreadyImported, Conflict, InvalidInput, NotAllowed, NotFound, TooLarge
 from outcomedesk.core.html import to_safe_html
 from outcomedesk.core.models import Channel
+from outcomedesk.core.parsing import as_id, as_int, parse_int
 from outcomedesk.tickets import notifications, routing, search
 from outcomedesk.tickets.models import (
     DONE_STATES,
@@ -88,10 +89,9 @@ def _next_number(ticket_type: str) -> str:
 def _level(errors: dict[str, str], name: str, value: Any) -> int | None:
     if value is None:
         return None
-    try:
-        level = int(value)
-    except (TypeError, ValueError):
-        errors[name] = f"must be 1, 2 or 3, not {value!r}"
+    level = as_int(value)
+    if level is None:
+        errors[name] = f"must be 1, 2 or 3, not {str(value)[:20]!r}"
         return None
     if level not in (1, 2, 3):
         errors[name] = f"must be 1, 2 or 3, not {level}"
@@ -116,8 +116,13 @@ def _lock(ticket: Ticket | int) -> Ticket:
     return Ticket.objects.select_for_update(of=("self",)).select_related("desk").get(pk=pk)
 
 
+def lock_for_change(ticket: Ticket | int) -> Ticket:
+    """Lock a ticket's row for the rest of the transaction (another app's change that must not interleave)."""
+    return _lock(ticket)
+
+
 def _check_version(ticket: Ticket, expected_version: int | None) -> None:
-    if expected_version is not None and int(expected_version) != ticket.version:
+    if expected_version is not None and parse_int(expected_version, "version") != ticket.version:
         raise Conflict(
             f"{ticket.number} was changed by someone else since you loaded it "
             f"(your version {expected_version}, now {ticket.version}); reload and try again",
@@ -231,8 +236,8 @@ def _resolve_references(
 
 
 def _pk(value: Any) -> Any:
-    if isinstance(value, (int, str)) and str(value).isdigit():
-        return int(value)
+    if isinstance(value, (int, str)) and as_id(value) is not None:
+        return as_id(value)
     if hasattr(value, "pk"):
         return value.pk
     return -1
@@ -253,6 +258,17 @@ def _validate_title(errors: dict[str, str], title: Any) -> str:
         errors["title"] = "is required"
     elif len(text) > TITLE_MAX:
         errors["title"] = f"is {len(text)} characters long; at most {TITLE_MAX}"
+    return text
+
+
+def _validate_text(errors: dict[str, str], name: str, value: Any, *, required: bool = False) -> str:
+    """A description or comment body within `OUTCOMEDESK_TEXT_MAX_CHARS`, else an error naming the field."""
+    text = "" if value is None else str(value)
+    limit: int = settings.TEXT_MAX_CHARS
+    if required and not text.strip():
+        errors[name] = "is required"
+    elif len(text) > limit:
+        errors[name] = f"is {len(text):,} characters long; at most {limit:,}"
     return text
 
 
@@ -290,11 +306,19 @@ def open_ticket(
     attachments: Sequence[UploadedFile] = (),
     external_ref: str = "",
     blocks_work: bool = False,
+    door: str | None = None,
 ) -> Ticket:
-    """Open an incident or a request; routes it to a group (and an agent) when nobody is given."""
+    """Open an incident or a request; routes it to a group (and an agent) when nobody is given.
+
+    A requester (someone who does not work on the desk) states the urgency only: the impact (and with it the
+    priority) comes from the desk's rules, and the channel is `door`, the door the ticket came through (the
+    portal, the API...), whatever the payload says. Agents of the desk set impact, and may record another
+    channel (a phone call they log).
+    """
     errors: dict[str, str] = {}
     desk_obj = _desk(desk, errors)
     title = _validate_title(errors, title)
+    description = _validate_text(errors, "description", description)
     if type not in TicketType.values:
         errors["type"] = f"must be one of {', '.join(TicketType.values)}, not {type!r}"
     if channel not in Channel.values:
@@ -307,7 +331,7 @@ def open_ticket(
     if external_ref:
         existing = Ticket.objects.filter(external_ref=external_ref).values_list("number", flat=True).first()
         if existing:
-            errors["external_ref"] = f"{external_ref!r} was already imported as {existing}"
+            raise AlreadyImported(external_ref, existing)
     if desk_obj is None:
         raise InvalidInput(errors)
     staff = policy.can(actor, policy.WORK, desk_obj)
@@ -321,6 +345,12 @@ def open_ticket(
         for name, value in given.items():
             if value not in (None, "") and not (name == "requester" and _pk(value) == actor.pk):
                 errors[name] = f"only agents of the {desk_obj.name} desk may set it"
+        if impact not in (None, ""):
+            errors["impact"] = (f"only agents of the {desk_obj.name} desk may set it; say how urgent it is for you "
+                                "with urgency")
+            impact = None
+        if door is not None and channel != door:
+            errors["channel"] = f"is {door}, the way the ticket came in; only agents of the desk may state another"
     refs = _resolve_references(desk_obj, fields, errors)
     if errors:
         raise InvalidInput(errors)
@@ -356,7 +386,7 @@ def open_ticket(
             ticket.assignee = _assign_in_group(ticket, ticket.group)
         if ticket.assignee is not None:
             ticket.state = State.ASSIGNED
-        ticket.save()
+        _insert_once(ticket)
         audit = _audit(ticket, actor, channel, now)
         audit.add("created", "", None, f"{ticket.get_type_display()} {ticket.number}")
         # What routing decided is the system's doing, not the requester's.
@@ -387,10 +417,52 @@ def open_ticket(
     return ticket
 
 
+HIERARCHY_LOCK = 0x0D_0E5C  # the PostgreSQL advisory lock of parent changes
+
+
+def _serialise_hierarchy_changes() -> None:
+    """Hold, until the transaction ends, the lock every change of a parent takes before it walks the chain: two
+    agents making A the parent of B and B the parent of A at once would each see no cycle. (SQLite has one
+    writer at a time already.)"""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [HIERARCHY_LOCK])
+
+
+def _is_ancestor_or_self(ticket_id: int, parent: Ticket) -> bool:
+    """True when `ticket_id` is `parent` or any ticket up `parent`'s chain of parents (the whole chain, however
+    long: a cycle anywhere would loop every reader of the hierarchy)."""
+    seen: set[int] = set()
+    current: int | None = parent.pk
+    while current is not None and current not in seen:
+        if current == ticket_id:
+            return True
+        seen.add(current)
+        current = Ticket.objects.filter(pk=current).values_list("parent_id", flat=True).first()
+    return False
+
+
+def _insert_once(ticket: Ticket) -> None:
+    """Insert a new ticket; when another import stored the same `external_ref` meanwhile (the check above ran
+    before it committed), say so instead of a raw IntegrityError."""
+    if not ticket.external_ref:
+        ticket.save()
+        return
+    try:
+        with transaction.atomic():  # a savepoint: the transaction stays usable to read the winner
+            ticket.save()
+    except IntegrityError:
+        winner = Ticket.objects.filter(external_ref=ticket.external_ref).values_list("number", flat=True).first()
+        if winner is None:
+            raise
+        raise AlreadyImported(ticket.external_ref, winner) from None
+
+
 def _desk(desk: Desk | int | str, errors: dict[str, str]) -> Desk | None:
     if isinstance(desk, Desk):
         return desk
-    lookup = {"pk": int(desk)} if str(desk).isdigit() else {"slug": str(desk)}
+    pk = as_id(str(desk))
+    lookup: dict[str, Any] = {"pk": pk} if pk is not None else {"slug": str(desk)}
     found = Desk.objects.filter(is_active=True, **lookup).first()
     if found is None:
         errors["desk"] = f"no active desk {desk!r}"
@@ -412,6 +484,10 @@ def update_ticket(
     if unknown:
         raise InvalidInput({name: "is not a field that can be changed" for name in unknown})
     with transaction.atomic():
+        if changes.get("parent") not in (None, ""):
+            # Before the row lock: the new parent's row is locked too (by the foreign key check) while the chain
+            # is walked, and a change the other way round must wait here, holding nothing.
+            _serialise_hierarchy_changes()
         ticket = _lock(ticket)
         _require_work(actor, ticket)
         _check_version(ticket, expected_version)
@@ -438,6 +514,8 @@ def _apply_changes(actor: User, ticket: Ticket, changes: dict[str, Any], audit: 
     values = dict(changes)
     if "title" in values:
         values["title"] = _validate_title(errors, values["title"])
+    if "description" in values:
+        values["description"] = _validate_text(errors, "description", values["description"])
     if "type" in values and values["type"] not in TicketType.values:
         errors["type"] = f"must be one of {', '.join(TicketType.values)}"
     if "channel" in values and values["channel"] not in Channel.values:
@@ -448,20 +526,21 @@ def _apply_changes(actor: User, ticket: Ticket, changes: dict[str, Any], audit: 
             if values[name] is None and name not in errors:
                 errors[name] = "is required"
     if "priority" in values:
-        try:
-            values["priority"] = int(values["priority"])
-            if values["priority"] not in range(1, 6):
-                raise ValueError
-        except (TypeError, ValueError):
-            errors["priority"] = f"must be 1 to 5, not {values['priority']!r}"
+        priority = as_int(values["priority"], minimum=1, maximum=5)
+        if priority is None:
+            errors["priority"] = f"must be 1 to 5, not {str(values['priority'])[:20]!r}"
+        else:
+            values["priority"] = priority
     if "parent" in values and values["parent"] not in (None, ""):
         parent = values["parent"]
         if not isinstance(parent, Ticket):
             parent = Ticket.objects.filter(number=str(parent).upper()).first()
         if parent is None or not policy.can(actor, policy.VIEW, parent):
             errors["parent"] = f"no ticket {values['parent']!r}"
-        elif parent.pk == ticket.pk or parent.parent_id == ticket.pk:
-            errors["parent"] = "a ticket cannot be its own parent or its child's child"
+        else:
+            _serialise_hierarchy_changes()
+            if _is_ancestor_or_self(ticket.pk, parent):
+                errors["parent"] = f"{parent.number} is {ticket.number} or below it: that would be a cycle"
         values["parent"] = parent
     elif "parent" in values:
         values["parent"] = None
@@ -734,10 +813,7 @@ def add_comment(
 ) -> Comment:
     """A public reply or an internal note. A requester's reply resumes a ticket pending on the requester."""
     errors: dict[str, str] = {}
-    if not body or not body.strip():
-        errors["body"] = "is required"
-    elif len(body) > 100_000:
-        errors["body"] = "is longer than 100,000 characters"
+    body = _validate_text(errors, "body", body, required=True)
     for upload in attachments:
         _check_upload(errors, upload)
     with _files_removed_on_failure(), transaction.atomic():
@@ -798,9 +874,9 @@ def _check_upload(errors: dict[str, str], upload: UploadedFile) -> None:
             + ", ".join(settings.ATTACHMENT_ALLOWED_TYPES)
         )
     elif (upload.size or 0) > settings.ATTACHMENT_MAX_BYTES:
-        errors["attachments"] = (
-            f"{name!r} is {upload.size:,} bytes; the limit is {settings.ATTACHMENT_MAX_BYTES:,}"
-        )
+        # Checked before anything is written: the API answers 413, the pages show it beside the field.
+        raise TooLarge({"attachments": f"{name!r} is {upload.size:,} bytes; the limit is "
+                                       f"{settings.ATTACHMENT_MAX_BYTES:,}"})
 
 
 def _store_attachment(ticket: Ticket, upload: UploadedFile, actor: User, *, comment: Comment | None,
@@ -895,12 +971,16 @@ def merge_tickets(
     """Merge a duplicate into the surviving ticket: the duplicate is cancelled as duplicate-of, its requester
     and watchers follow the survivor, and both timelines say so."""
     with transaction.atomic():
-        dup = _lock(duplicate)
-        _require_work(actor, dup)
+        dup_id = duplicate.pk if isinstance(duplicate, Ticket) else duplicate
         target = Ticket.objects.filter(number=str(into_number).strip().upper()).first()
+        # Both rows locked in one order (by id), whichever way round the merge goes: two merges in opposite
+        # directions at once then wait for each other instead of deadlocking.
+        locked = {pk: _lock(pk) for pk in sorted({dup_id} | ({target.pk} if target is not None else set()))}
+        dup = locked[dup_id]
+        _require_work(actor, dup)
         if target is None or not policy.can(actor, policy.VIEW, target):
             raise InvalidInput({"duplicate_of": f"no ticket {into_number!r}"})
-        target = _lock(target)
+        target = locked[target.pk]
         if not policy.can(actor, policy.WORK, target):
             raise InvalidInput({"duplicate_of": f"you are not an agent of {target.number}'s desk"})
         if target.pk == dup.pk:

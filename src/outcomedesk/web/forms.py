@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, QueryDict
 
 from outcomedesk.core.errors import InvalidInput
+from outcomedesk.core.parsing import as_int
 from outcomedesk.tickets.models import Ticket
 
 EDIT_FIELDS = (
@@ -76,9 +77,10 @@ def impact_fields(data: QueryDict) -> dict[str, str]:
 def expected_version(data: QueryDict) -> int:
     """The version the form was loaded at; without it a change could silently overwrite another."""
     raw = str(data.get("version", "")).strip()
-    if not raw.isdigit():
+    version = as_int(raw, minimum=0)
+    if version is None:
         raise InvalidInput({"version": "the form has no version; reload the page and try again"})
-    return int(raw)
+    return version
 
 
 def uploads(request: HttpRequest, name: str = "attachments") -> list[UploadedFile]:

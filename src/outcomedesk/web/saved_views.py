@@ -9,6 +9,7 @@ from django.db import transaction
 from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import Desk, User
 from outcomedesk.core.errors import InvalidInput, NotFound
+from outcomedesk.core.parsing import as_id
 from outcomedesk.tickets.filters import TicketFilter
 from outcomedesk.tickets.models import SavedView
 
@@ -44,8 +45,8 @@ def save_view(actor: User, *, name: str, query: str, desk: Desk | int | str | No
     if desk not in (None, ""):
         if isinstance(desk, Desk):
             desk_obj = desk
-        elif str(desk).isdigit():
-            desk_obj = Desk.objects.filter(pk=int(desk)).first()
+        elif (desk_id := as_id(str(desk))) is not None:
+            desk_obj = Desk.objects.filter(pk=desk_id).first()
         if desk_obj is None:
             errors["desk"] = f"no desk {desk!r}"
         elif not policy.can(actor, policy.MANAGE, desk_obj):

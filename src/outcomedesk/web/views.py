@@ -25,6 +25,7 @@ from outcomedesk.accounts.models import AssignmentGroup, Desk, User
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core import clock
 from outcomedesk.core.errors import Conflict, InvalidInput
+from outcomedesk.core.parsing import as_int
 from outcomedesk.tickets import impact, services
 from outcomedesk.tickets.filters import NUMBER, SORTS, TicketFilter
 from outcomedesk.tickets.models import (
@@ -89,7 +90,7 @@ def home(request: HttpRequest) -> HttpResponse:
 # --- the queue -------------------------------------------------------------------------------------------
 
 def _page(raw: str | None) -> int:
-    return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    return as_int(raw, minimum=1, maximum=99_999) or 1
 
 
 @agent_required

@@ -63,9 +63,11 @@ class Command(BaseCommand):
             return
         path: Path = options["calendar"]
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise CommandError(f"--calendar: {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError:
+            raise CommandError(f"--calendar: {path} is not UTF-8; save it as UTF-8 and try again") from None
         except json.JSONDecodeError as exc:
             raise CommandError(f"--calendar: {path} is not JSON ({exc.msg}, line {exc.lineno})") from exc
         start = _instant(options["start"], "--start")
@@ -114,9 +116,11 @@ class Command(BaseCommand):
         if path is None:
             raise CommandError("--file: give the JSON file to import")
         try:
-            data = json.loads(Path(path).read_text())
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise CommandError(f"--file: {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError:
+            raise CommandError(f"--file: {path} is not UTF-8; save it as UTF-8 and try again") from None
         except json.JSONDecodeError as exc:
             raise CommandError(f"--file: {path} is not JSON ({exc.msg}, line {exc.lineno})") from exc
         row = services.save_calendar(policy.OPERATOR, name, data, calendar=existing)

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from outcomedesk.accounts.models import Desk, User
+from outcomedesk.core.textfiles import NotUtf8, require_utf8
 from outcomedesk.tickets.eventlog import EventLogError, import_events, iter_rejected
 from outcomedesk.tickets.eventlog_formats import FORMATS
 from outcomedesk.tickets.importer import KNOWN, ImportFileError, import_tickets
@@ -44,7 +45,10 @@ class Command(BaseCommand):
             raise CommandError(f"--as {options['actor']}: no active user with that name")
         path: Path = options["file"]
         try:
+            require_utf8(path)
             total = sum(1 for _ in path.open(encoding="utf-8-sig")) - (1 if path.suffix.lower() == ".csv" else 0)
+        except NotUtf8 as exc:
+            raise CommandError(str(exc)) from None
         except OSError as exc:
             raise CommandError(f"{path}: {exc.strerror}") from exc
         bar = tqdm(total=max(total, 0), unit="row", disable=options["quiet"] or not sys.stderr.isatty())
