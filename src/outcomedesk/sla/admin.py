@@ -17,7 +17,7 @@ from outcomedesk.accounts import policy as policy_module
 from outcomedesk.core.admin import ReadOnlyAdmin
 from outcomedesk.core.errors import InvalidInput, NotAllowed
 from outcomedesk.core.parsing import as_int, is_digits
-from outcomedesk.sla import queries, services
+from outcomedesk.sla import services
 from outcomedesk.sla.calendar import CalendarError, calendar_from_json
 from outcomedesk.sla.models import (
     BusinessCalendar,
