@@ -62,7 +62,7 @@ class Command(BaseCommand):
             if issued.token.expires_at:
                 self.stderr.write(f"expires {_when(issued.token.expires_at, '')}")
         elif action == "list":
-            tokens = ApiToken.objects.select_related("user").order_by("created_at")
+            tokens = ApiToken.objects.select_related("user").order_by("created_at", "pk")
             if options["username"]:
                 tokens = tokens.filter(user__username=options["username"])
             now = clock.now()
