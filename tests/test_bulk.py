@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import transaction
 
+from outcomedesk.accounts.models import AssignmentGroup, User
 from outcomedesk.core.audit import events_for
 from outcomedesk.core.errors import InvalidInput
 from outcomedesk.tickets import bulk, search
@@ -82,7 +84,7 @@ def test_it_names_the_row_and_field_of_a_bad_group(world: World) -> None:
     with pytest.raises(InvalidInput) as caught:
         bulk.load_tickets(rows)
     assert caught.value.errors == {
-        "rows[2].group_id": f"assignment group {world.hr_group.pk} belongs to desk {world.hr.pk}, not {world.it.pk}",
+        "rows[2].group_id": f"no active assignment group {world.hr_group.pk} in the IT desk",
         "rows[3].state": "must be one of new, assigned, in_progress, pending, resolved, closed, cancelled, "
                          "not 'open'",
     }
@@ -109,6 +111,28 @@ def test_it_rejects_references_and_values_that_do_not_exist(world: World, fields
     with pytest.raises(InvalidInput) as caught:
         bulk.load_tickets([row(world), row(world, **fields)])
     assert list(caught.value.errors) == [f"rows[2].{field}"]
+
+
+def test_rows_meet_the_rules_of_every_ticket_opened(world: World, settings: Any) -> None:
+    """The load checks each row with `services.check_ticket`: the limits of a ticket opened one at a time hold."""
+    settings.TEXT_MAX_CHARS = 50
+    with pytest.raises(InvalidInput) as caught:
+        bulk.load_tickets([row(world, description="x" * 51), row(world, external_ref="R" * 101)])
+    assert caught.value.errors == {
+        "rows[1].description": "is 51 characters long; at most 50",
+        "rows[2].external_ref": "is 101 characters long; at most 100",
+    }
+    assert not Ticket.objects.exists()
+
+
+def test_history_names_people_and_groups_that_have_left_since(world: World) -> None:
+    """Unlike a ticket opened today, a loaded one may name an inactive assignee, requester or group."""
+    User.objects.filter(pk__in=[world.alice.pk, world.bob.pk]).update(is_active=False)
+    AssignmentGroup.objects.filter(pk=world.it_group.pk).update(is_active=False)
+    bulk.load_tickets([row(world, requester_id=world.alice.pk, assignee_id=world.bob.pk, group_id=world.it_group.pk)])
+    loaded = Ticket.objects.get()
+    assert (loaded.requester_id, loaded.assignee_id, loaded.group_id) == (world.alice.pk, world.bob.pk,
+                                                                          world.it_group.pk)
 
 
 def test_batches_before_a_bad_row_stay_written_unless_the_caller_wraps_the_load(world: World) -> None:

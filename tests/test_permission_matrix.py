@@ -42,7 +42,6 @@ from outcomedesk.sla import services as sla
 from outcomedesk.tickets import impact
 from outcomedesk.tickets import services as tickets
 from outcomedesk.tickets.models import State, Ticket
-from outcomedesk.web import saved_views
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -408,9 +407,9 @@ def _yesterday() -> Matrix:
                                              trained_at=clock.now(), rows=10, classes=2, figures={},
                                              blob=b"", size_bytes=0).pk for v in (MINE, SECRET)}
     models[THEIRS] = models[MINE]
-    personal = saved_views.save_view(bob, name="bob's view", query="state=open")
-    it_queue = saved_views.save_view(dave, name="IT queue", query="state=open", desk=it)
-    hr_queue = saved_views.save_view(harriet, name=f"HR {MARK_SECRET}", query="state=open", desk=hr)
+    personal = tickets.save_view(bob, name="bob's view", query="state=open")
+    it_queue = tickets.save_view(dave, name="IT queue", query="state=open", desk=it)
+    hr_queue = tickets.save_view(harriet, name=f"HR {MARK_SECRET}", query="state=open", desk=hr)
     calendar = f.make_calendar("Office")
     sla_policy = f.make_policy("Standard", targets={"response": 60, "resolution": 240})
     rule = sla.save_escalation_rule(OPERATOR, {"name": "Warn", "policy": sla_policy.pk, "metric": "resolution",

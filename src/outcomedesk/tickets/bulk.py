@@ -1,7 +1,8 @@
-"""Bulk loads of tickets (history imports, benchmark data): the one write path that bypasses `services`.
+"""Bulk loads of tickets (history imports, benchmark data): the check of `services.open_ticket`, a faster write.
 
 `services.open_ticket` writes one ticket with routing, notifications and ~20 queries; a history load of
-millions of rows cannot afford that. `load_tickets` validates rows in batches, reserves a block of numbers
+millions of rows cannot afford that. `load_tickets` checks every row with `services.check_ticket` (the same
+rules as every ticket opened, with the batch's references fetched at once), reserves a block of numbers
 per batch with one UPDATE, and writes tickets, their comments, audit events and search documents with
 COPY (PostgreSQL) or `executemany`. Nothing is routed or notified: rows arrive with their group, assignee
 and state decided.
@@ -24,9 +25,9 @@ from django.db import connection, models, transaction
 from django.db.models import F
 
 from outcomedesk.accounts import policy
-from outcomedesk.accounts.models import AssignmentGroup, User
+from outcomedesk.accounts.models import AssignmentGroup, Desk, User
 from outcomedesk.core.audit import _as_text
-from outcomedesk.core.errors import InvalidInput
+from outcomedesk.core.errors import AlreadyImported, InvalidInput
 from outcomedesk.core.html import to_safe_html
 from outcomedesk.core.models import AuditEvent, Channel
 from outcomedesk.tickets import search
@@ -42,11 +43,12 @@ from outcomedesk.tickets.models import (
     TicketType,
 )
 from outcomedesk.tickets.priority import DEFAULT_MATRIX
-from outcomedesk.tickets.services import TITLE_MAX
+from outcomedesk.tickets.services.common import Lookups
+from outcomedesk.tickets.services.opening import check_ticket
 
 Progress = Callable[[int], None]
 # `TextChoices.values` builds a new list on every access; a million rows read them several times each.
-TYPES, STATES, CHANNELS = frozenset(TicketType.values), frozenset(State.values), frozenset(Channel.values)
+STATES = frozenset(State.values)
 PENDING_REASONS = frozenset(PendingReason.values)
 
 
@@ -103,76 +105,95 @@ class TicketRow:
     events: Sequence[EventRow] = ()
 
 
-class _References:
-    """Ids known to exist, fetched once for desks and groups and per batch for people; `desks` are those the
-    loading principal may work."""
+class BatchLookups(Lookups):
+    """What a load's rows refer to, fetched once (desks, groups) or once per batch (people, external
+    references) instead of one query per reference, for `services.check_ticket`.
+
+    A load writes history, so inactive people and groups are valid (who handled a ticket then may have left
+    since), and an assignee need only exist; the desks are those the loading principal may work."""
 
     def __init__(self, actor: policy.Actor) -> None:
-        self.desks = set(policy.desk_ids(actor, policy.WORK))
-        self.group_desk = dict(AssignmentGroup.objects.values_list("pk", "desk_id"))
-        self.users: set[int] = set()
+        self.desks = {d.pk: d for d in Desk.objects.filter(pk__in=policy.desk_ids(actor, policy.WORK))}
+        self.groups = {g.pk: g for g in AssignmentGroup.objects.only("pk", "desk_id")}
+        self.users: dict[int, User] = {}
         self.refs_seen: set[str] = set()
 
-    def learn_refs(self, refs: set[str]) -> None:
-        """Remember the external references of the batch that are already in the database."""
+    def learn(self, batch: Sequence[TicketRow]) -> None:
+        """Fetch the people and the already stored external references the rows of `batch` name."""
+        ids: set[int] = set()
+        for row in batch:
+            ids.add(row.requester_id)
+            if row.assignee_id is not None:
+                ids.add(row.assignee_id)
+            ids.update(c.author_id for c in row.comments if c.author_id is not None)
+            ids.update(e.actor_id for e in row.events if e.actor_id is not None)
+        unknown = ids - self.users.keys()
+        if unknown:
+            self.users.update((u.pk, u) for u in User.objects.filter(pk__in=unknown).only("pk"))
+        refs = {row.external_ref for row in batch if row.external_ref}
         self.refs_seen |= set(Ticket.objects.filter(external_ref__in=refs).values_list("external_ref", flat=True))
 
-    def learn_users(self, ids: set[int]) -> None:
-        unknown = ids - self.users
-        if unknown:
-            self.users |= set(User.objects.filter(pk__in=unknown).values_list("pk", flat=True))
+    def desk(self, ref: Desk | int | str) -> Desk | None:
+        if isinstance(ref, Desk):
+            return ref
+        return self.desks.get(ref) if isinstance(ref, int) else None
+
+    def may_work(self, actor: policy.Actor, desk: Desk) -> bool:
+        return desk.pk in self.desks
+
+    def imported(self, external_ref: str) -> str | None:
+        return "an earlier row" if external_ref in self.refs_seen else None
+
+    def group(self, desk: Desk, ref: Any) -> AssignmentGroup | None:
+        found = self.groups.get(ref)
+        return found if found is not None and found.desk_id == desk.pk else None
+
+    def person(self, ref: Any) -> User | None:
+        return self.users.get(ref)
+
+    def agent(self, desk: Desk, ref: Any) -> User | None:
+        return self.users.get(ref)
 
 
-def _check(row: TicketRow, position: int, refs: _References) -> dict[str, str]:
-    """Problems of one row as {"rows[N].field": message}; `position` counts rows from 1."""
+# The check's field names, as a TicketRow names them.
+ROW_FIELDS = {"desk": "desk_id", "requester": "requester_id", "group": "group_id", "assignee": "assignee_id"}
+
+
+def _check(row: TicketRow, position: int, lookups: BatchLookups, actor: policy.Actor) -> dict[str, str]:
+    """Problems of one row as {"rows[N].field": message}; `position` counts rows from 1. The ticket itself goes
+    through `services.check_ticket`, the rule of every ticket opened; what only history has (states, times,
+    comments, events) is checked here."""
     errors: dict[str, str] = {}
 
     def bad(field: str, message: str) -> None:
         errors.setdefault(f"rows[{position}].{field}", message)
 
-    if row.desk_id not in refs.desks:
-        bad("desk_id", f"no desk {row.desk_id!r} that this load may write to")
-    if row.requester_id not in refs.users:
-        bad("requester_id", f"no user {row.requester_id!r}")
-    if row.group_id is not None:
-        desk = refs.group_desk.get(row.group_id)
-        if desk is None:
-            bad("group_id", f"no assignment group {row.group_id!r}")
-        elif desk != row.desk_id:
-            bad("group_id", f"assignment group {row.group_id} belongs to desk {desk}, not {row.desk_id}")
-    if row.assignee_id is not None and row.assignee_id not in refs.users:
-        bad("assignee_id", f"no user {row.assignee_id!r}")
-    title = row.title.strip()
-    if not title:
-        bad("title", "is required")
-    elif len(title) > TITLE_MAX:
-        bad("title", f"is {len(title)} characters long; at most {TITLE_MAX}")
+    try:
+        check_ticket(
+            actor, desk=row.desk_id, title=row.title, description=row.description, type=row.type,
+            requester=row.requester_id, group=row.group_id, assignee=row.assignee_id, impact=row.impact,
+            urgency=row.urgency, channel=row.channel, external_ref=row.external_ref, lookups=lookups,
+        )
+    except AlreadyImported:
+        bad("external_ref", f"{row.external_ref!r} is already loaded")
+    except InvalidInput as exc:
+        for field, message in exc.errors.items():
+            bad(ROW_FIELDS.get(field, field), message)
     if row.external_ref:
-        if len(row.external_ref) > 100:
-            bad("external_ref", f"is {len(row.external_ref)} characters long; at most 100")
-        elif row.external_ref in refs.refs_seen:
-            bad("external_ref", f"{row.external_ref!r} is already loaded")
-        refs.refs_seen.add(row.external_ref)
-    if row.type not in TYPES:
-        bad("type", f"must be one of {', '.join(TicketType.values)}, not {row.type!r}")
+        lookups.refs_seen.add(row.external_ref)
     if row.state not in STATES:
         bad("state", f"must be one of {', '.join(State.values)}, not {row.state!r}")
-    if row.channel not in CHANNELS:
-        bad("channel", f"must be one of {', '.join(Channel.values)}, not {row.channel!r}")
     if row.pending_reason and row.pending_reason not in PENDING_REASONS:
         bad("pending_reason", f"must be empty or one of {', '.join(PendingReason.values)}")
-    for name in ("impact", "urgency"):
-        if getattr(row, name) not in (1, 2, 3):
-            bad(name, f"must be 1, 2 or 3, not {getattr(row, name)!r}")
     if row.priority is not None and row.priority not in range(1, 6):
         bad("priority", f"must be 1 to 5, not {row.priority!r}")
     for n, comment in enumerate(row.comments):
-        if comment.author_id is not None and comment.author_id not in refs.users:
+        if comment.author_id is not None and comment.author_id not in lookups.users:
             bad(f"comments[{n}].author_id", f"no user {comment.author_id!r}")
         if not comment.body.strip():
             bad(f"comments[{n}].body", "is required")
     for n, event in enumerate(row.events):
-        if event.actor_id is not None and event.actor_id not in refs.users:
+        if event.actor_id is not None and event.actor_id not in lookups.users:
             bad(f"events[{n}].actor_id", f"no user {event.actor_id!r}")
         if not event.action:
             bad(f"events[{n}].action", "is required")
@@ -342,33 +363,24 @@ def load_tickets(
     """
     if batch_size < 1:
         raise InvalidInput({"batch_size": f"must be at least 1, not {batch_size}"})
-    refs = _References(actor)
+    lookups = BatchLookups(actor)
     matrix = _priority_matrix()
     written = 0
     with _large_page_cache():
         for batch in _batches(rows, batch_size):
-            written = _load_batch(batch, written, refs, matrix, sanitise)
+            written = _load_batch(batch, written, lookups, actor, matrix, sanitise)
             if progress is not None:
                 progress(len(batch))
     return written
 
 
-def _load_batch(
-    batch: list[TicketRow], written: int, refs: _References, matrix: dict[tuple[int, int], int], sanitise: bool
-) -> int:
+def _load_batch(batch: list[TicketRow], written: int, lookups: BatchLookups, actor: policy.Actor,
+                matrix: dict[tuple[int, int], int], sanitise: bool) -> int:
     """Validate then write one batch in its own transaction; returns the running count."""
-    people: set[int] = set()
-    for row in batch:
-        people.add(row.requester_id)
-        if row.assignee_id is not None:
-            people.add(row.assignee_id)
-        people.update(c.author_id for c in row.comments if c.author_id is not None)
-        people.update(e.actor_id for e in row.events if e.actor_id is not None)
-    refs.learn_users(people)
-    refs.learn_refs({row.external_ref for row in batch if row.external_ref})
+    lookups.learn(batch)
     errors: dict[str, str] = {}
     for offset, row in enumerate(batch):
-        errors.update(_check(row, written + offset + 1, refs))
+        errors.update(_check(row, written + offset + 1, lookups, actor))
     if errors:
         raise InvalidInput(errors)
     with transaction.atomic():

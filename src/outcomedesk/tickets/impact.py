@@ -28,7 +28,7 @@ from outcomedesk.core.parsing import as_id, as_int
 from outcomedesk.tickets.models import ServiceImpact, State, Ticket, TicketType
 
 # The same row lock and desk check as every other change of a ticket.
-from outcomedesk.tickets.services import _lock, _require_work
+from outcomedesk.tickets.services.common import _lock, _require_work
 
 EDITABLE = ("service", "impact_start", "impact_end", "users_affected", "impact_fraction", "note")
 NOTE_MAX = 300

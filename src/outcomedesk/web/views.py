@@ -43,7 +43,7 @@ from outcomedesk.tickets.models import (
 )
 from outcomedesk.tickets.queries import get_visible_ticket, timeline
 from outcomedesk.tickets.search import search_tickets
-from outcomedesk.web import forms, saved_views, service_levels
+from outcomedesk.web import forms, service_levels
 
 PER_PAGE = 50
 View = Callable[..., HttpResponseBase]
@@ -123,7 +123,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "has_next": len(rows) > PER_PAGE,
         "has_previous": page > 1,
         "filter_errors": errors,
-        "query": saved_views.clean_query(request.GET.urlencode()),
+        "query": services.clean_query(request.GET.urlencode()),
     }
     if _is_htmx(request) and not request.headers.get("HX-Boosted"):
         response = render(request, "web/partials/queue_table.html", context)
@@ -162,7 +162,7 @@ def _queue_options(user: User) -> dict[str, Any]:
 
 
 def _back_to_queue(request: HttpRequest) -> HttpResponseRedirect:
-    query = saved_views.clean_query(forms.posted(request.POST, "query"))
+    query = services.clean_query(forms.posted(request.POST, "query"))
     return redirect(reverse("web:queue") + (f"?{query}" if query else ""))
 
 
@@ -202,7 +202,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
 def save_view(request: HttpRequest) -> HttpResponse:
     data = request.POST
     try:
-        view = saved_views.save_view(
+        view = services.save_view(
             _user(request), name=forms.posted(data, "name"), query=forms.posted(data, "query"),
             desk=forms.posted(data, "desk") or None,
         )
@@ -217,7 +217,7 @@ def save_view(request: HttpRequest) -> HttpResponse:
 @agent_required
 @require_POST
 def delete_view(request: HttpRequest, view_id: int) -> HttpResponse:
-    saved_views.delete_view(_user(request), view_id)
+    services.delete_view(_user(request), view_id)
     messages.success(request, "Removed the saved view.")
     return redirect("web:queue")
 
