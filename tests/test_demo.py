@@ -214,7 +214,7 @@ def test_every_practice_has_two_maturity_assessments(seeded: DemoSummary) -> Non
 
 def test_the_improvement_register_has_initiatives_with_a_measured_benefit(seeded: DemoSummary) -> None:
     from outcomedesk.improvement.models import Initiative
-    from outcomedesk.improvement.queries import benefit
+    from outcomedesk.improvement.register.queries import benefit
 
     rows = list(Initiative.objects.order_by("title"))
     assert [r.status for r in rows] == ["in_progress", "in_progress"]

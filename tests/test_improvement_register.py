@@ -19,10 +19,10 @@ from outcomedesk.accounts.services import create_token
 from outcomedesk.core import clock
 from outcomedesk.core.audit import events_for
 from outcomedesk.core.errors import InvalidInput, NotAllowed
-from outcomedesk.improvement import queries
 from outcomedesk.improvement.models import Initiative, InitiativeStatus
-from outcomedesk.improvement.services import change_initiative_status, create_initiative, update_initiative
-from outcomedesk.improvement.tracked import TRACKED_FIGURES, value_at
+from outcomedesk.improvement.register import queries
+from outcomedesk.improvement.register.services import change_initiative_status, create_initiative, update_initiative
+from outcomedesk.improvement.register.tracked import TRACKED_FIGURES, value_at
 from outcomedesk.insights.figures import compute, empty_figures
 from outcomedesk.insights.periods import Period
 from outcomedesk.tickets import services as tickets

@@ -37,7 +37,7 @@ from outcomedesk.assist import writing
 from outcomedesk.assist.models import Pattern, Suggestion, TrainedModel
 from outcomedesk.core import clock
 from outcomedesk.experience.models import Survey
-from outcomedesk.improvement import services as improvement
+from outcomedesk.improvement.register import services as improvement_register
 from outcomedesk.sla import services as sla
 from outcomedesk.tickets import impact
 from outcomedesk.tickets import services as tickets
@@ -339,9 +339,9 @@ def _build() -> Matrix:
     today = yesterday.date().isoformat()
     baseline = {"figure": "mttr_median_hours", "target_value": 1, "baseline_from": today, "baseline_to": today}
     initiatives = {
-        MINE: improvement.create_initiative(made.people[DESK_MANAGER], {  # type: ignore[arg-type]
+        MINE: improvement_register.create_initiative(made.people[DESK_MANAGER], {  # type: ignore[arg-type]
             "title": "Faster printers", "desk": "it", "owner": "dave", **baseline}).pk,
-        SECRET: improvement.create_initiative(User.objects.get(username="harriet"), {
+        SECRET: improvement_register.create_initiative(User.objects.get(username="harriet"), {
             "title": f"Payroll {MARK_SECRET}", "desk": "hr", "owner": "hana", **baseline}).pk,
     }
     initiatives[THEIRS] = initiatives[MINE]

@@ -22,7 +22,7 @@ from outcomedesk.cmdb.api import router as cmdb_router
 from outcomedesk.core.errors import ServiceError
 from outcomedesk.experience.api import router as experience_router
 from outcomedesk.improvement.api import router as improvement_router
-from outcomedesk.improvement.register_api import router as improvement_register_router
+from outcomedesk.improvement.register.api import router as improvement_register_router
 from outcomedesk.insights.api import router as insights_router
 from outcomedesk.sla.api import router as sla_router
 from outcomedesk.tickets.api import router as tickets_router

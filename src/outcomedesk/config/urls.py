@@ -44,7 +44,7 @@ urlpatterns = [
     path("desk/", include("outcomedesk.web.urls")),
     path("portal/", include("outcomedesk.portal.urls")),
     path("insights/maturity/", include("outcomedesk.improvement.urls")),
-    path("insights/improvement/", include("outcomedesk.improvement.register_urls")),
+    path("insights/improvement/", include("outcomedesk.improvement.register.urls")),
     path("insights/", include("outcomedesk.web.insights_urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),

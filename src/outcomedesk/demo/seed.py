@@ -30,10 +30,11 @@ from outcomedesk.core.models import Channel
 from outcomedesk.demo import catalog
 from outcomedesk.demo.plan import PlannedStep, PlannedTicket, plan_demo
 from outcomedesk.experience import services as experience_services
-from outcomedesk.improvement import queries as improvement_queries
-from outcomedesk.improvement import services as improvement
+from outcomedesk.improvement import services as maturity_services
 from outcomedesk.improvement.questionnaire import PRACTICES
-from outcomedesk.improvement.tracked import TRACKED_FIGURES
+from outcomedesk.improvement.register import queries as register_queries
+from outcomedesk.improvement.register import services as register_services
+from outcomedesk.improvement.register.tracked import TRACKED_FIGURES
 from outcomedesk.sla import services as sla_services
 from outcomedesk.tickets import impact as impact_services
 from outcomedesk.tickets import notifications
@@ -107,7 +108,7 @@ def _assess_maturity(seed: int, base: datetime) -> None:
         for days, answers in ((120, before), (7, after)):
             moment = base - timedelta(days=days)
             with clock.at(moment):
-                improvement.record_assessment(assessor, practice.key, answers, now=moment)
+                maturity_services.record_assessment(assessor, practice.key, answers, now=moment)
 
 
 INITIATIVES = (
@@ -126,18 +127,18 @@ def _register_initiatives(base: datetime) -> None:
         desk = Desk.objects.get(slug=desk_slug)
         service = BusinessService.objects.get(slug=service_slug) if service_slug else None
         tracked = TRACKED_FIGURES[figure]
-        scope = improvement_queries.scope_for(desk.pk, service.pk if service else None)
-        baseline = improvement_queries.measure(tracked, scope, improvement_queries.days_period(first, last), base)
+        scope = register_queries.scope_for(desk.pk, service.pk if service else None)
+        baseline = register_queries.measure(tracked, scope, register_queries.days_period(first, last), base)
         if baseline is None:
             continue
         with clock.at(base - timedelta(days=42)):
-            row = improvement.create_initiative(manager, {
+            row = register_services.create_initiative(manager, {
                 "title": title, "desk": desk, "service": service, "figure": figure,
                 "baseline_from": first.isoformat(), "baseline_to": last.isoformat(),
                 "target_value": round(better(baseline), 2),
             })
-            improvement.change_initiative_status(manager, row, "approved")
-            improvement.change_initiative_status(manager, row, "in_progress")
+            register_services.change_initiative_status(manager, row, "approved")
+            register_services.change_initiative_status(manager, row, "in_progress")
 
 
 def _start_assist(base: datetime, progress: bool) -> None:

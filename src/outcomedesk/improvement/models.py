@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 
 from outcomedesk.improvement.questionnaire import BY_KEY, PRACTICE_CHOICES
-from outcomedesk.improvement.tracked import FIGURE_CHOICES, TRACKED_FIGURES, TrackedFigure
+from outcomedesk.improvement.register.tracked import FIGURE_CHOICES, TRACKED_FIGURES, TrackedFigure
 
 
 class Assessment(models.Model):

@@ -1,4 +1,4 @@
-"""Pages of maturity assessment and continual improvement, under /insights/maturity/."""
+"""Pages of maturity assessment, under /insights/maturity/ (the improvement register's are in register/urls.py)."""
 
 from django.urls import re_path
 

@@ -1,5 +1,5 @@
 """Improvement register endpoints, mounted under /api/v1/improvement/initiatives: thin doors onto
-improvement.services and .queries.
+register.services and register.queries.
 
 Whoever sees figures reads the initiatives of the desks whose figures they see; desk managers of the desk,
 service managers and admins register and change them. The baseline and the benefit are measured, never sent:
@@ -18,9 +18,9 @@ from pydantic import Field
 from outcomedesk.core.errors import NotAllowed, NotFound
 from outcomedesk.core.models import Channel
 from outcomedesk.core.parsing import Id
-from outcomedesk.improvement import queries, services
 from outcomedesk.improvement.models import Initiative
-from outcomedesk.improvement.tracked import TRACKED_FIGURES
+from outcomedesk.improvement.register import queries, services
+from outcomedesk.improvement.register.tracked import TRACKED_FIGURES
 from outcomedesk.insights import periods
 
 router = Router(tags=["improvement"])

@@ -2,7 +2,7 @@
 its measured benefit, the form and the status buttons.
 
 Whoever sees figures reads the initiatives of the desks whose figures they see; desk managers of the desk,
-service managers and admins register and change them (improvement.queries). Requesters get 403.
+service managers and admins register and change them (register.queries). Requesters get 403.
 """
 
 from __future__ import annotations
@@ -29,9 +29,16 @@ from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core import clock
 from outcomedesk.core.charts import Series, line_chart
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
-from outcomedesk.improvement import queries, services
 from outcomedesk.improvement.models import Initiative, InitiativeStatus
-from outcomedesk.improvement.tracked import SUPPORT_LABELS, TRACKED_FIGURES, TrackedFigure, show, show_support, value_at
+from outcomedesk.improvement.register import queries, services
+from outcomedesk.improvement.register.tracked import (
+    SUPPORT_LABELS,
+    TRACKED_FIGURES,
+    TrackedFigure,
+    show,
+    show_support,
+    value_at,
+)
 from outcomedesk.insights import periods
 from outcomedesk.insights.periods import Period
 from outcomedesk.tickets.models import Category
