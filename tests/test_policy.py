@@ -185,3 +185,4 @@ def test_people_who_may_work_or_manage_a_desk(world: World, sam) -> None:  # typ
     assert set(policy.people(MANAGE, [world.it.pk])) == {world.dave, sam, world.root}
     assert set(policy.people(MANAGE, [world.it.pk], overseers=False)) == {world.dave}
     assert set(policy.people(MANAGE, [world.hr.pk])) == set()  # HR has no manager, and no overseer reaches it
+    assert set(policy.people((WORK, MANAGE), [world.it.pk])) == {world.bob, world.dave, sam, world.root}

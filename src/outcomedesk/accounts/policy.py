@@ -447,21 +447,23 @@ def restrict(queryset: QuerySet[Any], actor: Any, action: Action = VIEW) -> Quer
     raise LookupError(f"the access policy has no rule for {label}")
 
 
-def people(action: Action, desks: Iterable[int], *, overseers: bool = True, active: bool = True
+def people(action: Action | tuple[Action, ...], desks: Iterable[int], *, overseers: bool = True, active: bool = True
            ) -> QuerySet[User]:
-    """People who may do `action` (WORK or MANAGE) on the tickets of at least one of `desks`: for WORK their
-    agents and managers; for MANAGE their managers and, for a non-confidential desk, the service managers and
-    platform admins (`overseers=False`: the desk managers alone). `active=False`: people disabled since too
-    (a replay of history)."""
+    """People who may do `action` (WORK or MANAGE, or any of several) on the tickets of at least one of `desks`:
+    for WORK their agents and managers; for MANAGE their managers and, for a non-confidential desk, the service
+    managers and platform admins (`overseers=False`: the desk managers alone). `active=False`: people disabled
+    since too (a replay of history)."""
     wanted = sorted(desks)
     members = Q(desk_memberships__desk_id__in=wanted)
-    if action == WORK:
-        condition = members
-    elif action == MANAGE:
-        condition = members & Q(desk_memberships__role=DeskRole.MANAGER)
-        if overseers and Desk.objects.filter(pk__in=wanted, confidential=False).exists():
-            condition |= Q(is_service_manager=True) | Q(is_superuser=True)
-    else:
-        raise ValueError(f"people() answers for work and manage, not {action}")
+    condition = Q(pk__in=[])
+    for one in action if isinstance(action, tuple) else (action,):
+        if one == WORK:
+            condition |= members
+        elif one == MANAGE:
+            condition |= members & Q(desk_memberships__role=DeskRole.MANAGER)
+            if overseers and Desk.objects.filter(pk__in=wanted, confidential=False).exists():
+                condition |= Q(is_service_manager=True) | Q(is_superuser=True)
+        else:
+            raise ValueError(f"people() answers for work and manage, not {one}")
     rows = User.objects.filter(condition)
     return (rows.filter(is_active=True) if active else rows).distinct()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,32 +71,33 @@ def _words(value: Any) -> list[str]:
     return [part for part in re.split(r"[\s,]+", str(value)) if part]
 
 
-def _check_id(name: str, provider_id: str, seen: set[str]) -> None:
-    if not SLUG.fullmatch(provider_id):
-        raise ConfigError(f"{name}: id {provider_id!r} must be 1-40 lower-case letters, digits and dashes")
-    if provider_id in seen:
-        raise ConfigError(f"{name}: two providers have the id {provider_id!r}")
-    seen.add(provider_id)
+def _providers(kind: str, keys: set[str], *, default_id: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(source, id, entry) of each provider of `kind` (OIDC or SAML): the JSON list OUTCOMEDESK_<KIND>_PROVIDERS,
+    else the one provider of the OUTCOMEDESK_<KIND>_* variables; ids checked as slugs and unique."""
+    source = f"OUTCOMEDESK_{kind}_PROVIDERS"
+    entries = _json_list(source, keys)
+    if not entries and (single := _single(f"OUTCOMEDESK_{kind}", keys)):
+        entries, source = [single], f"OUTCOMEDESK_{kind}_*"
+    seen: set[str] = set()
+    for entry in entries:
+        provider_id = str(entry.get("id") or default_id)
+        if not SLUG.fullmatch(provider_id):
+            raise ConfigError(f"{source}: id {provider_id!r} must be 1-40 lower-case letters, digits and dashes")
+        if provider_id in seen:
+            raise ConfigError(f"{source}: two providers have the id {provider_id!r}")
+        seen.add(provider_id)
+        yield source, provider_id, entry
 
 
 def oidc_apps() -> list[dict[str, Any]]:
     """allauth `openid_connect` apps, each with PKCE on."""
-    entries = _json_list("OUTCOMEDESK_OIDC_PROVIDERS", OIDC_KEYS)
-    source = "OUTCOMEDESK_OIDC_PROVIDERS"
-    if not entries:
-        single = _single("OUTCOMEDESK_OIDC", OIDC_KEYS)
-        if single:
-            entries, source = [single], "OUTCOMEDESK_OIDC_*"
     apps: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for entry in entries:
+    for source, provider_id, entry in _providers("OIDC", OIDC_KEYS, default_id="oidc"):
         for key in ("issuer", "client_id"):
             if not entry.get(key):
                 raise ConfigError(f"{source}: {key} is required for an OpenID Connect provider")
         if not str(entry["issuer"]).startswith(("https://", "http://")):
             raise ConfigError(f"{source}: issuer {entry['issuer']!r} must be an http(s) URL")
-        provider_id = str(entry.get("id") or "oidc")
-        _check_id(source, provider_id, seen)
         settings: dict[str, Any] = {
             "server_url": str(entry["issuer"]).rstrip("/"),
             "oauth_pkce_enabled": True,
@@ -127,17 +129,8 @@ def _pem(source: str, value: str) -> str:
 
 def saml_apps() -> list[dict[str, Any]]:
     """allauth `saml` apps; the id is the organisation slug in the SP's URLs (/accounts/saml/<id>/acs/)."""
-    entries = _json_list("OUTCOMEDESK_SAML_PROVIDERS", SAML_KEYS)
-    source = "OUTCOMEDESK_SAML_PROVIDERS"
-    if not entries:
-        single = _single("OUTCOMEDESK_SAML", SAML_KEYS)
-        if single:
-            entries, source = [single], "OUTCOMEDESK_SAML_*"
     apps: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for entry in entries:
-        provider_id = str(entry.get("id") or "saml")
-        _check_id(source, provider_id, seen)
+    for source, provider_id, entry in _providers("SAML", SAML_KEYS, default_id="saml"):
         idp: dict[str, Any]
         if entry.get("idp_metadata_url"):
             if not entry.get("idp_entity_id"):

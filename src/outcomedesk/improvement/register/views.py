@@ -249,7 +249,7 @@ def _form(request: HttpRequest, row: Initiative | None, values: dict[str, Any], 
           status: int = 200) -> HttpResponse:
     editable = sorted(queries.editable_desk_ids(request.user))
     desks = list(Desk.objects.filter(pk__in=editable, is_active=True).order_by("name"))
-    people = (policy.people(policy.WORK, editable) | policy.people(policy.MANAGE, editable)).order_by("username")
+    people = policy.people((policy.WORK, policy.MANAGE), editable).order_by("username")
     return render(request, "improvement/register/form.html", {
         "initiative": row, "values": values, "errors": errors, "desks": desks, "people": people,
         "services": BusinessService.objects.order_by("name"),
