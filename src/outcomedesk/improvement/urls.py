@@ -5,7 +5,7 @@ from django.urls import re_path
 from outcomedesk.improvement import views
 from outcomedesk.improvement.questionnaire import PRACTICES
 
-# Only practice keys match, so other pages of the app (the improvement register) can sit beside them.
+# Only practice keys match: any other path under /insights/maturity/ is a 404, not a practice page.
 PRACTICE = "(?P<practice>" + "|".join(p.key for p in PRACTICES) + ")"
 
 app_name = "improvement"

@@ -90,7 +90,7 @@ CLOCK_CHOICES = {"starts_on": ClockStart, "response_stops_on": ResponseStop, "re
 def save_policy(actor: Actor, values: dict[str, Any], *, targets: list[dict[str, Any]] | None = None,
                 policy: SlaPolicy | None = None) -> SlaPolicy:
     """Create or change a policy and (when given) replace its targets; the tickets it governs are recomputed
-    by `repair_policy`, which the caller schedules (it can be long)."""
+    by `schedule_repair`, which the caller schedules (it can be long)."""
     _require_admin(actor)
     unknown = sorted(set(values) - set(POLICY_FIELDS))
     errors: dict[str, str] = {name: "is not a policy field" for name in unknown}
