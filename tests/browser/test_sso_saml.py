@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from allauth.socialaccount.models import SocialAccount
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from outcomedesk.accounts.directory import parse_group_mapping
 from outcomedesk.accounts.models import DeskMembership, User
@@ -26,15 +26,19 @@ def corp_saml(settings: Any, monkeypatch: pytest.MonkeyPatch, saml_idp: SamlIden
     return saml_idp
 
 
+def sign_in_at_the_identity_provider(page: Page, base: str, login: str, password: str) -> None:
+    page.goto(f"{base}/login/")
+    page.get_by_role("button", name="Sign in with Corp SAML").click()
+    page.get_by_label("SAML username").fill(login)
+    page.get_by_label("SAML password").fill(password)
+    page.get_by_role("button", name="Sign in to the SAML IdP").click()
+
+
 def test_quinn_signs_in_through_the_saml_identity_provider_and_gets_an_account(
     browser: Any, live_server: Any, corp_saml: SamlIdentityProvider
 ) -> None:
     page = browser.new_context().new_page()
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_role("button", name="Sign in with Corp SAML").click()
-    page.get_by_label("SAML username").fill("quinn")
-    page.get_by_label("SAML password").fill("quinn-at-the-saml-idp")
-    page.get_by_role("button", name="Sign in to the SAML IdP").click()
+    sign_in_at_the_identity_provider(page, live_server.url, "quinn", "quinn-at-the-saml-idp")
     page.wait_for_url(f"{live_server.url}/desk/**")  # her IdP group made her a manager of the HR desk
     expect(page.locator(".topuser .username")).to_have_text("Quinn Li")
 
@@ -49,10 +53,6 @@ def test_a_wrong_password_at_the_saml_identity_provider_does_not_sign_in(
     browser: Any, live_server: Any, corp_saml: SamlIdentityProvider
 ) -> None:
     page = browser.new_context().new_page()
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_role("button", name="Sign in with Corp SAML").click()
-    page.get_by_label("SAML username").fill("quinn")
-    page.get_by_label("SAML password").fill("guess")
-    page.get_by_role("button", name="Sign in to the SAML IdP").click()
+    sign_in_at_the_identity_provider(page, live_server.url, "quinn", "guess")
     expect(page.get_by_role("alert")).to_have_text("Wrong username or password")
     assert not User.objects.filter(username="quinn").exists()
