@@ -94,6 +94,17 @@ def history(world: World) -> dict[str, object]:
     return {"network": network, "connectivity": connectivity, "printing": printing}
 
 
+# --- a real IMAP server (tests/mail_servers.py) -----------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def dovecot():  # type: ignore[no-untyped-def]
+    from tests.mail_servers import DovecotServer
+
+    server = DovecotServer().start()
+    yield server
+    server.stop()
+
+
 # --- a real OpenLDAP server (tests/ldap_server.py) ---------------------------------------------------------
 
 @pytest.fixture(scope="session")
