@@ -38,6 +38,8 @@ MAIL_HEADERS = {
 }
 # RFC 5322 allows one of each; a second is a defect worth naming (the first is used).
 SINGLE_HEADERS = ("from", "sender", "reply-to", "to", "cc", "subject", "date", "message-id", "in-reply-to")
+MAX_JUNK_LINES = 3
+_HEADER_LINE = re.compile(rb"(?i)(?:from|to|subject|date|message-id|received|return-path|mime-version):")
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
 _PARSER = BytesParser(policy=policy.default)
 
@@ -126,12 +128,23 @@ def configured_max_bytes() -> int:
 
 def _parse(data: bytes) -> ParsedMessage:
     # A byte-order mark or blank lines before the headers (some pipes add them) would hide every header.
-    message = _PARSER.parsebytes(data.removeprefix(b"\xef\xbb\xbf").lstrip(b"\r\n"))
+    problems: list[str] = []
+    text = data.removeprefix(b"\xef\xbb\xbf").lstrip(b"\r\n")
+    message = _PARSER.parsebytes(text)
     raw_headers = [(str(name), str(value)) for name, value in message.raw_items()]
     if not {name.lower() for name, _ in raw_headers} & MAIL_HEADERS:
-        raise MalformedMessage("no e-mail header (From, To, Subject, Date, Message-ID, ...) found: "
-                               "this is not an RFC 5322 message")
-    problems: list[str] = []
+        # A line of junk before the headers (a broken gateway's banner) hides them all: skip up to a few lines.
+        lines = text.split(b"\n", MAX_JUNK_LINES + 1)
+        for skip in range(1, min(len(lines), MAX_JUNK_LINES + 1)):
+            if _HEADER_LINE.match(lines[skip]):
+                message = _PARSER.parsebytes(b"\n".join(lines[skip:]))
+                raw_headers = [(str(name), str(value)) for name, value in message.raw_items()]
+                if {name.lower() for name, _ in raw_headers} & MAIL_HEADERS:
+                    problems.append(f"{skip} line(s) before the headers that are no header; skipped")
+                    break
+        else:
+            raise MalformedMessage("no e-mail header (From, To, Subject, Date, Message-ID, ...) found: "
+                                   "this is not an RFC 5322 message")
     headers: list[tuple[str, str]] = []
     for name, value in raw_headers:
         if len(value) > MAX_HEADER_CHARS:

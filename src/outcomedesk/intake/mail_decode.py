@@ -45,6 +45,9 @@ def codec_for(label: str | None) -> str | None:
 def decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
     """`data` as text, and whether it decoded cleanly with the declared charset (False: a guess was needed)."""
     codec = codec_for(charset)
+    if codec == "cp1252" and not data.isascii() and _valid_utf8(data):
+        # UTF-8 labelled US-ASCII or Latin-1 (old gateways, scripts): valid UTF-8 is almost never Latin-1 text.
+        return data.decode("utf-8"), False
     if codec is not None:
         try:
             return data.decode(codec), True

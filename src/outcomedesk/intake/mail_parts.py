@@ -108,11 +108,18 @@ def walk(part: Message, body: Body, path: str = "", depth: int = 0) -> None:
     except Exception:
         content_type = "application/octet-stream"
         body.problems.append(f"{label}: the Content-Type cannot be read; read as application/octet-stream")
+    declared = raw_header(part, "content-type")
+    if declared is not None and clean_text(unescape_8bit(declared)).split(";")[0].strip().lower() != content_type:
+        body.problems.append(f"{label}: the Content-Type {clean_text(declared)[:60]!r} is not valid; "
+                             f"read as {content_type}")
     try:
         if content_type.startswith("multipart/") and part.is_multipart():
             for number, child in enumerate(part.get_payload(), start=1):
                 if isinstance(child, Message):
                     walk(child, body, f"{path}.{number}" if path else str(number), depth + 1)
+        elif content_type.startswith("multipart/"):  # no boundary, or it never appears: the text is all there is
+            body.problems.append(f"{label}: {content_type} whose parts cannot be found; read as plain text")
+            _read_leaf(part, "text/plain", body, label)
         elif content_type.startswith("message/") and part.is_multipart():
             _attach_message(part, content_type, body, label)
         else:
@@ -193,15 +200,18 @@ def _read_winmail(data: bytes, body: Body, label: str) -> bool:
 
     try:
         tnef = TNEF(data, do_checksum=False)
-        files = [(a.long_filename() or a.name, a.data) for a in tnef.attachments]
-        text = tnef.body
-        html = tnef.htmlbody
+        text, html = tnef.body, tnef.htmlbody
     except Exception as exc:  # tnefparse raises what it meets: ValueError, struct.error, IndexError, ...
         body.problems.append(f"{label}: winmail.dat cannot be read ({type(exc).__name__}); kept as it is")
         return False
     charset = tnef.codepage or "cp1252"
     found = False
-    for number, (name, payload) in enumerate(files, start=1):
+    for number, inner in enumerate(tnef.attachments, start=1):
+        try:
+            name = inner.long_filename() or inner.name
+        except Exception:  # a short name in the OEM code page that is not UTF-8 (tnefparse decodes it as UTF-8)
+            name = decode_bytes(inner._name, charset)[0] if isinstance(inner._name, bytes) else ""
+        payload = inner.data
         if not isinstance(payload, bytes):
             continue
         filename = safe_filename(name if isinstance(name, str) else decode_bytes(name, charset)[0])

@@ -13,7 +13,8 @@ _WROTE = r"(?:wrote|writes|schrieb|a écrit|a ecrit|escribió|escribio|schreef|s
 # "On Mon, 3 Jun 2024 at 10:00, Ann <ann@example.org> wrote:" and its translations ("Am ... schrieb ...:",
 # "Le ... a écrit :", "El ... escribió:", "Op ... schreef ...:"); mail clients wrap it, so it is matched on up to
 # three joined lines.
-_ATTRIBUTION = re.compile(rf"^\s*(?:On|Am|Le|El|Op|Den|Il)\s.{{0,300}}?\b{_WROTE}\s*:?\s*$", re.IGNORECASE)
+_OPENER = re.compile(r"^\s*(?:On|Am|Le|El|Op|Den|Il)\s", re.IGNORECASE)
+_ATTRIBUTION = re.compile(rf"^\s*(?:On|Am|Le|El|Op|Den|Il)\s.{{0,300}}\b{_WROTE}\b.{{0,200}}?:\s*$", re.IGNORECASE)
 # "Ann Smith wrote:" alone counts only when a quote follows: a sentence of the reply may end that way too.
 _SHORT_ATTRIBUTION = re.compile(rf"^\s*[^\n>]{{1,120}}\s{_WROTE}\s*:\s*$", re.IGNORECASE)
 _ORIGINAL = re.compile(
@@ -61,12 +62,15 @@ def _history_start(lines: list[str]) -> int:
             return number
         if _HEADER_FROM.match(line) and any(_HEADER_SENT.match(f) for f in lines[number + 1 : number + 5]):
             return number
-        if line.strip() and not line.lstrip().startswith(">"):
+        if _SHORT_ATTRIBUTION.match(line) and _quote_follows(lines, number + 1):
+            return number
+        if _OPENER.match(line) and not line.rstrip().endswith((".", "!", "?")):
+            # Wrapped by the client: join up to three lines, but never across a blank line.
             for span in (1, 2, 3):
-                joined = " ".join(part.strip() for part in lines[number : number + span])
-                if _ATTRIBUTION.match(joined):
-                    return number
-                if _SHORT_ATTRIBUTION.match(joined) and _quote_follows(lines, number + span):
+                block = lines[number : number + span]
+                if len(block) < span or (span > 1 and not block[-1].strip()):
+                    break
+                if _ATTRIBUTION.match(" ".join(part.strip() for part in block)):
                     return number
     return len(lines)
 
