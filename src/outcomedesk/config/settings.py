@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "outcomedesk.sla",
     "outcomedesk.experience",
     "outcomedesk.assist",
+    "outcomedesk.intake",
     "outcomedesk.insights",
     "outcomedesk.improvement",
     "outcomedesk.web",
@@ -310,6 +311,12 @@ EMAIL_USE_SSL = env_bool("OUTCOMEDESK_EMAIL_SSL", False)
 EMAIL_FILE_PATH = env_str("OUTCOMEDESK_EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env_str("OUTCOMEDESK_EMAIL_FROM", "Outcomedesk <servicedesk@localhost>")
 OUTCOMEDESK_BASE_URL = env_str("OUTCOMEDESK_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# E-mail intake: a message larger than this many bytes is refused unread (quarantined with the reason). Real
+# servers refuse mail above 25-50 MB; base64 makes attachments a third larger than the files.
+OUTCOMEDESK_MAIL_MAX_BYTES = env_int("OUTCOMEDESK_MAIL_MAX_BYTES", 25 * 1024 * 1024)
+if OUTCOMEDESK_MAIL_MAX_BYTES < 1:
+    raise ConfigError(f"OUTCOMEDESK_MAIL_MAX_BYTES={OUTCOMEDESK_MAIL_MAX_BYTES} must be 1 or more")
 
 # Background work: Celery on a broker at scale; without a broker, the same tasks run in-process.
 CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
