@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from outcomedesk.core.errors import InvalidInput
-from outcomedesk.intake.mail import (
+from outcomedesk.intake.email.message import (
     Kind,
     MalformedMessage,
     ParsedMessage,

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # mail.py imports this module to re-export classify(); the type is only for annotations
-    from outcomedesk.intake.mail import ParsedMessage
+    from outcomedesk.intake.email.message import ParsedMessage
 
 LOOP_HEADER = "X-Outcomedesk-Loop"  # the notifications we send carry it; seeing it come back means a loop
 _PRECEDENCE_AUTO = {"bulk", "junk", "list", "auto_reply"}

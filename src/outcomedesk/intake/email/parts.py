@@ -17,7 +17,7 @@ from io import BytesIO
 import nh3
 
 from outcomedesk.core.html import ALLOWED_TAGS, html_to_text
-from outcomedesk.intake.mail_decode import (
+from outcomedesk.intake.email.decode import (
     clean_text,
     codec_for,
     decode_bytes,

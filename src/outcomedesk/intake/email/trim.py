@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # mail.py imports this module to re-export reply_text(); the type is only for annotations
-    from outcomedesk.intake.mail import ParsedMessage
+    from outcomedesk.intake.email.message import ParsedMessage
 
 _WROTE = r"(?:wrote|writes|schrieb|a écrit|a ecrit|escribió|escribio|schreef|skrev|kirjoitti|ha scritto)"
 # "On Mon, 3 Jun 2024 at 10:00, Ann <ann@example.org> wrote:" and its translations ("Am ... schrieb ...:",

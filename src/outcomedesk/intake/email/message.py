@@ -18,10 +18,10 @@ from email import policy
 from email.parser import BytesParser
 
 from outcomedesk.core.errors import InvalidInput
-from outcomedesk.intake.mail_classify import Kind, classify, ticket_number_in
-from outcomedesk.intake.mail_decode import clean_text, decode_header_value, unescape_8bit
-from outcomedesk.intake.mail_parts import Attachment, Body, safe_filename, walk
-from outcomedesk.intake.mail_trim import reply_text, trim_reply
+from outcomedesk.intake.email.classify import Kind, classify, ticket_number_in
+from outcomedesk.intake.email.decode import clean_text, decode_header_value, unescape_8bit
+from outcomedesk.intake.email.parts import Attachment, Body, safe_filename, walk
+from outcomedesk.intake.email.trim import reply_text, trim_reply
 
 __all__ = [
     "DEFAULT_MAX_BYTES", "Attachment", "Kind", "MalformedMessage", "ParsedMessage", "classify", "parse_message",
