@@ -309,6 +309,8 @@ DESK_ROWS: dict[str, tuple[str, Kind, Capability | None]] = {
     "assist.knowledgedraft": ("desk_id", Kind.DESK, None),
     "assist.pattern": ("desk_id", Kind.DESK, None),
     "improvement.initiative": ("desk_id", Kind.FIGURES, None),
+    "intake.mailbox": ("desk_id", Kind.DESK, None),
+    "intake.inboundmessage": ("desk_id", Kind.DESK, None),
     "improvement.assessment": ("desk_id", Kind.DESK, Capability.MATURITY),
 }
 # Rows that hang on a ticket: read as the ticket is read, changed by those who work it.

@@ -311,6 +311,21 @@ EMAIL_USE_SSL = env_bool("OUTCOMEDESK_EMAIL_SSL", False)
 EMAIL_FILE_PATH = env_str("OUTCOMEDESK_EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env_str("OUTCOMEDESK_EMAIL_FROM", "Outcomedesk <servicedesk@localhost>")
 OUTCOMEDESK_BASE_URL = env_str("OUTCOMEDESK_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The domain of the Message-IDs of our e-mails (replies name their ticket by it): the From address's by default.
+OUTCOMEDESK_MAIL_DOMAIN = env_str("OUTCOMEDESK_MAIL_DOMAIN") or (
+    DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(" >").lower() or "localhost")
+# E-mail intake from people with no account: "create" the requester, or "reject" with a reply (a mailbox's own
+# choice wins; this is for the MTA pipe without a mailbox).
+OUTCOMEDESK_MAIL_UNKNOWN_SENDERS = env_str("OUTCOMEDESK_MAIL_UNKNOWN_SENDERS", "create")
+# Mailboxes are read every OUTCOMEDESK_MAIL_POLL_SECONDS (longer after failures); OUTCOMEDESK_MAIL_CA_FILE trusts a
+# private certificate authority for IMAP over TLS; OUTCOMEDESK_MAIL_TIMEOUT is the seconds an IMAP server may take.
+OUTCOMEDESK_MAIL_POLL_SECONDS = env_int("OUTCOMEDESK_MAIL_POLL_SECONDS", 60)
+if OUTCOMEDESK_MAIL_POLL_SECONDS < 1:
+    raise ConfigError(f"OUTCOMEDESK_MAIL_POLL_SECONDS={OUTCOMEDESK_MAIL_POLL_SECONDS} must be 1 or more")
+OUTCOMEDESK_MAIL_CA_FILE = env_str("OUTCOMEDESK_MAIL_CA_FILE")
+OUTCOMEDESK_MAIL_TIMEOUT = env_int("OUTCOMEDESK_MAIL_TIMEOUT", 30)
+if OUTCOMEDESK_MAIL_UNKNOWN_SENDERS not in ("create", "reject"):
+    raise ConfigError(f"OUTCOMEDESK_MAIL_UNKNOWN_SENDERS={OUTCOMEDESK_MAIL_UNKNOWN_SENDERS!r} must be create or reject")
 
 # E-mail intake: a message larger than this many bytes is refused unread (quarantined with the reason). Real
 # servers refuse mail above 25-50 MB; base64 makes attachments a third larger than the files.
@@ -337,6 +352,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(OUTCOMEDESK_SLA_SWEEP_SECONDS),
         # A sweep nobody picked up before the next one is due is superseded by it: don't let them pile up.
         "options": {"expires": float(OUTCOMEDESK_SLA_SWEEP_SECONDS)},
+    },
+    # Each mailbox waits for its own next poll (longer after failures): the task only finds those that are due.
+    "mail-poll": {
+        "task": "outcomedesk.intake.tasks.poll_mailboxes",
+        "schedule": float(min(OUTCOMEDESK_MAIL_POLL_SECONDS, 60)),
+        "options": {"expires": float(min(OUTCOMEDESK_MAIL_POLL_SECONDS, 60))},
     },
     "close-resolved-tickets": {
         "task": "outcomedesk.tickets.tasks.close_resolved_tickets",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -18,6 +20,39 @@ from outcomedesk.core.html import html_to_text
 from outcomedesk.tickets.models import Comment, Ticket
 
 log = logging.getLogger(__name__)
+
+# Every notification of a ticket names the ticket's thread (References: <inc0000123@DOMAIN>) and has its own id
+# (<inc0000123.HEX@DOMAIN>), so that mail clients thread them and a reply names its ticket in In-Reply-To.
+LOOP_HEADER = "X-Outcomedesk-Loop"
+_NUMBER_IN_ID = re.compile(r"^([a-z]{3}[0-9]{7})(?:\.[0-9a-f]+)?@(.+)$")
+
+
+def mail_domain() -> str:
+    """The domain of our Message-IDs: OUTCOMEDESK_MAIL_DOMAIN, else the domain of the From address."""
+    return str(settings.OUTCOMEDESK_MAIL_DOMAIN)
+
+
+def thread_id(number: str) -> str:
+    return f"<{number.lower()}@{mail_domain()}>"
+
+
+def new_message_id(number: str) -> str:
+    return f"<{number.lower()}.{uuid.uuid4().hex}@{mail_domain()}>"
+
+
+def number_of_message_id(message_id: str) -> str | None:
+    """The ticket number one of our Message-IDs names (given without <>), or None for anybody else's."""
+    found = _NUMBER_IN_ID.match(message_id.strip().strip("<>").lower())
+    if found is None or found.group(2) != mail_domain().lower():
+        return None
+    return found.group(1).upper()
+
+
+def thread_headers(number: str) -> dict[str, str]:
+    """Headers of a message about ticket `number`: its own id, the ticket's thread, and the marks that keep
+    auto-responders (RFC 3834) and our own intake from answering it."""
+    return {"Message-ID": new_message_id(number), "References": thread_id(number), "In-Reply-To": thread_id(number),
+            "Auto-Submitted": "auto-generated", LOOP_HEADER: mail_domain()}
 
 SUBJECTS = {
     "created": "[{number}] Received: {title}",
@@ -101,7 +136,7 @@ def send(event: str, ticket_id: int, actor_id: int | None, comment_id: int | Non
         lines.append(f"{settings.OUTCOMEDESK_BASE_URL}{path}")
         lines.append("")
         lines.append("You receive this because you requested, are assigned to or watch this ticket.")
-        messages.append(EmailMessage(subject, "\n".join(lines), to=[user.email]))
+        messages.append(EmailMessage(subject, "\n".join(lines), to=[user.email], headers=thread_headers(ticket.number)))
     if messages:
         get_connection().send_messages(messages)
     return len(messages)

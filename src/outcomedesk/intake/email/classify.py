@@ -9,10 +9,11 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from outcomedesk.tickets.notifications import LOOP_HEADER  # our notifications carry it: seeing it back is a loop
+
 if TYPE_CHECKING:  # mail.py imports this module to re-export classify(); the type is only for annotations
     from outcomedesk.intake.email.message import ParsedMessage
 
-LOOP_HEADER = "X-Outcomedesk-Loop"  # the notifications we send carry it; seeing it come back means a loop
 _PRECEDENCE_AUTO = {"bulk", "junk", "list", "auto_reply"}
 _SUPPRESS_AUTO = {"all", "autoreply", "oof"}
 _BOUNCE_SENDERS = {"mailer-daemon", "postmaster"}

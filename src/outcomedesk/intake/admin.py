@@ -1,0 +1,66 @@
+"""Intake in the admin: the mailboxes with their health, and the log of every message with the quarantine's
+actions (retry, discard), each through `intake.email.services`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from outcomedesk.core.admin import ReadOnlyAdmin
+from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
+from outcomedesk.intake.email import services
+from outcomedesk.intake.models import InboundMessage, Mailbox
+
+
+@admin.register(Mailbox)
+class MailboxAdmin(admin.ModelAdmin):
+    list_display = ("name", "address", "desk", "is_active", "last_success_at", "failures", "last_error")
+    list_filter = ("desk", "is_active")
+    list_select_related = ("desk",)
+    readonly_fields = ("last_attempt_at", "last_success_at", "last_error", "failures", "next_poll_at")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a mailbox is switched off (is_active), its log stays
+
+    def save_model(self, request: HttpRequest, obj: Mailbox, form: Any, change: bool) -> None:
+        values = {name: form.cleaned_data[name] for name in services.MAILBOX_FIELDS if name in form.cleaned_data}
+        saved = services.save_mailbox(request.user, values, mailbox=Mailbox.objects.get(pk=obj.pk) if change else None)
+        obj.pk = saved.pk
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(ReadOnlyAdmin):
+    list_display = ("received_at", "desk", "mailbox", "sender", "subject", "status", "ticket", "reason")
+    list_filter = ("status", "desk", "mailbox")
+    list_select_related = ("desk", "mailbox", "ticket")
+    search_fields = ("message_id", "sender", "subject")
+    date_hierarchy = "received_at"
+    readonly_fields = [f.name for f in InboundMessage._meta.fields]
+    actions = ["retry", "discard"]
+
+    @admin.action(description="Process the selected quarantined or rejected messages again")
+    def retry(self, request: HttpRequest, queryset: QuerySet[InboundMessage]) -> None:
+        self._each(request, queryset, services.retry, "processed again")
+
+    @admin.action(description="Discard the selected quarantined or rejected messages (their originals are deleted)")
+    def discard(self, request: HttpRequest, queryset: QuerySet[InboundMessage]) -> None:
+        self._each(request, queryset, services.discard, "discarded")
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[InboundMessage], action: Any, done: str) -> None:
+        count = 0
+        for row in queryset:
+            try:
+                action(request.user, row)
+                count += 1
+            except (InvalidInput, NotAllowed, NotFound) as exc:
+                self.message_user(request, f"message {row.pk}: {exc.message}", messages.WARNING)
+        if count:
+            self.message_user(request, f"{count} message(s) {done}", messages.SUCCESS)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # ReadOnlyAdmin denies changes; these two actions go through the services, which check the policy.
+        return {name: value for name, value in admin.ModelAdmin.get_actions(self, request).items()
+                if name in ("retry", "discard")}

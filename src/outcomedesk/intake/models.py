@@ -1,0 +1,94 @@
+"""What intake keeps: the mailboxes it reads, and every message that came in, with its original bytes and what
+became of it (a ticket, a reply, ignored, or quarantined with the reason)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from outcomedesk.accounts.models import Desk
+from outcomedesk.tickets.models import Comment, Ticket
+
+
+class MailboxSecurity(models.TextChoices):
+    TLS = "tls", "TLS (IMAPS, port 993)"
+    STARTTLS = "starttls", "STARTTLS (port 143)"
+    NONE = "none", "None (a server on this machine only)"
+
+
+class MailboxAuth(models.TextChoices):
+    PASSWORD = "password", "Password"
+    XOAUTH2 = "xoauth2", "OAuth 2.0 access token (XOAUTH2: Microsoft 365, Google Workspace)"
+
+
+class UnknownSenders(models.TextChoices):
+    CREATE = "create", "Create the requester"
+    REJECT = "reject", "Reject, with a reply saying why"
+
+
+class Mailbox(models.Model):
+    """A desk's mailbox, read over IMAP. The password or token is never stored here: `secret_env` names the
+    environment variable that holds it."""
+
+    desk = models.ForeignKey(Desk, on_delete=models.CASCADE, related_name="mailboxes")
+    name = models.CharField(max_length=100)
+    address = models.EmailField(unique=True, help_text="The address people write to")
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField(default=993)
+    security = models.CharField(max_length=10, choices=MailboxSecurity.choices, default=MailboxSecurity.TLS)
+    username = models.CharField(max_length=255)
+    auth = models.CharField(max_length=10, choices=MailboxAuth.choices, default=MailboxAuth.PASSWORD)
+    secret_env = models.CharField(max_length=100, help_text="The environment variable holding the password or token")
+    folder = models.CharField(max_length=255, default="INBOX")
+    unknown_senders = models.CharField(max_length=10, choices=UnknownSenders.choices, default=UnknownSenders.CREATE)
+    is_active = models.BooleanField(default=True)
+    # Health, kept by the poller.
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    failures = models.PositiveIntegerField(default=0, help_text="Failed polls in a row")
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["desk__name", "name"]
+        verbose_name_plural = "mailboxes"
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.address}>"
+
+
+class InboundStatus(models.TextChoices):
+    RECEIVED = "received", "Received, not yet processed"
+    TICKETED = "ticketed", "Opened a ticket"
+    THREADED = "threaded", "Added to its ticket"
+    IGNORED = "ignored", "Ignored (auto-reply, bounce or loop)"
+    REJECTED = "rejected", "Rejected (unknown sender)"
+    QUARANTINED = "quarantined", "Quarantined"
+    DISCARDED = "discarded", "Discarded from the quarantine"
+
+
+class InboundMessage(models.Model):
+    """One message as it arrived. The same message twice (by Message-ID, per desk) is stored once."""
+
+    desk = models.ForeignKey(Desk, on_delete=models.CASCADE, related_name="+")
+    mailbox = models.ForeignKey(Mailbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    message_id = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    raw = models.FileField(upload_to="intake/%Y/%m/")
+    size = models.PositiveIntegerField()
+    sender = models.CharField(max_length=255, blank=True)
+    subject = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=InboundStatus.choices, default=InboundStatus.RECEIVED)
+    reason = models.TextField(blank=True, help_text="Why it was ignored, rejected or quarantined")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    comment = models.ForeignKey(Comment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["desk", "message_id"], name="intake_message_once_per_desk")]
+        indexes = [models.Index(fields=["status", "received_at"], name="intake_message_status")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} ({self.get_status_display()})"

@@ -1,0 +1,39 @@
+"""Intake's background work: polling the mailboxes (Celery beat, or the embedded beat of `serve`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.db.models import Q
+
+from outcomedesk.core import clock
+from outcomedesk.intake.models import Mailbox
+
+CLAIM = timedelta(minutes=10)  # a poll that died is taken up again after this long
+
+
+@shared_task(ignore_result=True)
+def poll_mailboxes() -> int:
+    """Queue a poll of every mailbox that is due, each claimed first so that two schedulers never read one mailbox
+    at once; returns how many were queued."""
+    now = clock.now()
+    queued = 0
+    due = Mailbox.objects.filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now), is_active=True)
+    for pk in due.values_list("pk", flat=True):
+        claimed = Mailbox.objects.filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now), pk=pk).update(
+            next_poll_at=now + CLAIM)
+        if claimed:
+            poll_mailbox.delay(pk)
+            queued += 1
+    return queued
+
+
+@shared_task(ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=600,
+             max_retries=None)
+def poll_mailbox(mailbox_id: int) -> int:
+    """Read one mailbox; a database failure (nothing could be stored) is retried with backoff."""
+    from outcomedesk.intake.email.imap import poll
+
+    mailbox = Mailbox.objects.select_related("desk").filter(pk=mailbox_id, is_active=True).first()
+    return poll(mailbox).read if mailbox is not None else 0
