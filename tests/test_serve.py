@@ -1,20 +1,29 @@
-"""`outcomedesk serve` without a broker runs the periodic tasks in-process, with Celery's own beat in a thread."""
+"""`outcomedesk serve` without a broker runs the background and periodic tasks in-process, with Celery's own worker
+and beat in threads; the broker is then the queue folder of the data folder (the real command, run as a process:
+tests/test_embedded_worker.py)."""
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from celery import current_app
+from celery import Celery, current_app
+from celery.exceptions import ImproperlyConfigured
 from django.core import mail
 from django.utils import timezone
 
 from outcomedesk.accounts.policy import OPERATOR
 from outcomedesk.core import clock
-from outcomedesk.core.management.commands.serve import start_embedded_beat
+from outcomedesk.core.embedded_celery import (
+    queue_names,
+    start_embedded_beat,
+    start_embedded_worker,
+    uses_embedded_broker,
+)
 from outcomedesk.sla import services as sla
 from outcomedesk.sla.models import EscalationFiring
 from tests import factories as f
@@ -22,12 +31,15 @@ from tests.conftest import World
 
 
 @pytest.fixture
-def every_second() -> object:
-    """The app's beat schedule, with the SLA sweep every second instead of every minute."""
+def every_second() -> Iterator[Celery]:
+    """The app as `serve` runs it, not eagerly (the test settings' default), with its beat schedule, the SLA sweep
+    every second instead of every minute."""
     app = current_app._get_current_object()
     saved = app.conf.beat_schedule
     app.conf.beat_schedule = {**saved, "sla-sweep": {**saved["sla-sweep"], "schedule": 1.0, "options": {}}}
+    app.conf.task_always_eager = False
     yield app
+    app.conf.task_always_eager = True
     app.conf.beat_schedule = saved
 
 
@@ -38,7 +50,27 @@ def test_the_schedule_sweeps_every_minute_and_closes_resolved_tickets_at_night()
     nightly = schedule["close-resolved-tickets"]
     assert nightly["task"] == "outcomedesk.tickets.tasks.close_resolved_tickets"
     assert nightly["schedule"].hour == {2} and nightly["schedule"].minute == {0}
-    assert current_app.conf.task_always_eager  # no broker in the tests: the embedded default
+
+
+def test_without_a_broker_tasks_are_queued_in_the_data_folder_for_every_queue(settings) -> None:  # type: ignore[no-untyped-def]
+    assert uses_embedded_broker()
+    options = current_app.conf.broker_transport_options
+    queue = settings.DATA_DIR / "queue"
+    assert options["data_folder_in"] == options["data_folder_out"] == str(queue / "in")
+    assert options["control_folder"] == str(queue / "control") and options["store_processed"] is False
+    assert (queue / "in").is_dir() and (queue / "in").stat().st_mode & 0o077 == 0
+    assert queue_names() == ["celery"]
+    current_app.conf.task_routes = {"outcomedesk.assist.tasks.*": {"queue": "assist"}}
+    try:
+        assert queue_names() == ["assist", "celery"]  # OUTCOMEDESK_ASSIST_QUEUE=assist: one worker runs both
+    finally:
+        current_app.conf.task_routes = settings.CELERY_TASK_ROUTES
+
+
+def test_the_embedded_beat_never_runs_a_task_in_its_own_thread() -> None:
+    assert current_app.conf.task_always_eager  # the test settings (OUTCOMEDESK_TASKS_EAGER=1)
+    with pytest.raises(ImproperlyConfigured):
+        start_embedded_beat()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -51,20 +83,23 @@ def test_the_embedded_beat_sweeps_due_targets_in_this_process(world: World, ever
         ticket = f.make_ticket(world.alice, world.it)
     assert not EscalationFiring.objects.exists()
 
+    worker = start_embedded_worker(threads=2)
     beat = start_embedded_beat(schedule_filename=str(tmp_path / "celerybeat-schedule"))
     try:
         deadline = time.monotonic() + 20
         while not EscalationFiring.objects.filter(notified_at__isnull=False).exists():
             assert beat.is_alive(), "the beat thread died"
+            assert worker.is_alive(), "the worker thread died"
             assert time.monotonic() < deadline, "no sweep ran within 20 s"
             time.sleep(0.1)
     finally:
         beat.stop()
         beat.join(timeout=10)
+        assert worker.stop_and_join(timeout=30)
     assert not beat.is_alive()
 
     firing = EscalationFiring.objects.get()
     assert firing.target.ticket == ticket
-    assert firing.worker.endswith(f":{os.getpid()}")  # fired in this process, not by a worker
+    assert firing.worker.endswith(f":{os.getpid()}")  # fired in this process, by its worker thread
     assert firing.recipients == [world.dave.email]
     assert [m.to for m in mail.outbox if "SLA breached" in m.subject] == [[world.dave.email]]
