@@ -5,7 +5,9 @@ tests/test_embedded_worker.py)."""
 from __future__ import annotations
 
 import os
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +15,9 @@ from pathlib import Path
 import pytest
 from celery import Celery, current_app
 from celery.exceptions import ImproperlyConfigured
+from celery.signals import task_postrun
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 
 from outcomedesk.accounts.policy import OPERATOR
@@ -26,21 +30,30 @@ from outcomedesk.core.embedded_celery import (
 )
 from outcomedesk.sla import services as sla
 from outcomedesk.sla.models import EscalationFiring
+from outcomedesk.tickets.tasks import send_ticket_notifications
 from tests import factories as f
 from tests.conftest import World
 
 
 @pytest.fixture
-def every_second() -> Iterator[Celery]:
-    """The app as `serve` runs it, not eagerly (the test settings' default), with its beat schedule, the SLA sweep
-    every second instead of every minute."""
+def queued() -> Iterator[Celery]:
+    """The app as `serve` runs it: tasks go to the queue folder, not eagerly (the test settings' default). The
+    folder is emptied before and after: what one test queued is not run in the next."""
     app = current_app._get_current_object()
-    saved = app.conf.beat_schedule
-    app.conf.beat_schedule = {**saved, "sla-sweep": {**saved["sla-sweep"], "schedule": 1.0, "options": {}}}
+    app.control.purge()
     app.conf.task_always_eager = False
     yield app
     app.conf.task_always_eager = True
-    app.conf.beat_schedule = saved
+    app.control.purge()
+
+
+@pytest.fixture
+def every_second(queued: Celery) -> Iterator[Celery]:
+    """The app's beat schedule, with the SLA sweep every second instead of every minute."""
+    saved = queued.conf.beat_schedule
+    queued.conf.beat_schedule = {**saved, "sla-sweep": {**saved["sla-sweep"], "schedule": 1.0, "options": {}}}
+    yield queued
+    queued.conf.beat_schedule = saved
 
 
 def test_the_schedule_sweeps_every_minute_and_closes_resolved_tickets_at_night() -> None:
@@ -103,3 +116,33 @@ def test_the_embedded_beat_sweeps_due_targets_in_this_process(world: World, ever
     assert firing.worker.endswith(f":{os.getpid()}")  # fired in this process, by its worker thread
     assert firing.recipients == [world.dave.email]
     assert [m.to for m in mail.outbox if "SLA breached" in m.subject] == [[world.dave.email]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_embedded_worker_closes_its_threads_database_connections_after_each_task(world: World,
+                                                                                       queued: Celery) -> None:
+    ticket = f.make_ticket(world.alice, world.it)
+    mail.outbox.clear()
+    after: list[tuple[str, bool]] = []
+    sent = str(uuid.uuid4())
+
+    def record(task_id: str, **_: object) -> None:  # after Celery's Django fix-up, connected when the worker started
+        if task_id == sent:
+            after.append((threading.current_thread().name, connection.connection is None))
+
+    worker = start_embedded_worker(threads=1)
+    task_postrun.connect(record, weak=False)
+    try:
+        send_ticket_notifications.apply_async(("created", ticket.pk, None, None), task_id=sent)
+        deadline = time.monotonic() + 20
+        while not after:
+            assert worker.is_alive(), "the worker thread died"
+            assert time.monotonic() < deadline, "the task did not run within 20 s"
+            time.sleep(0.05)
+    finally:
+        task_postrun.disconnect(record)
+        assert worker.stop_and_join(timeout=30)
+    [(thread, closed)] = after
+    assert thread != threading.current_thread().name  # on a thread of the worker's pool
+    assert closed  # the task read the ticket on a connection of its own, closed after it
+    assert [m.to for m in mail.outbox] == [[world.alice.email]]
