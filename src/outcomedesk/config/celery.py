@@ -1,4 +1,5 @@
-"""The Celery app. Without CELERY_BROKER_URL tasks run in-process (eager), after the transaction commits."""
+"""The Celery app. Tasks go to the broker (CELERY_BROKER_URL) or, without one, to the queue folder of the data
+folder that `outcomedesk serve` consumes (settings, "Background work"); they never run inside the request."""
 
 import os
 

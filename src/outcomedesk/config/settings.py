@@ -333,16 +333,47 @@ OUTCOMEDESK_MAIL_MAX_BYTES = env_int("OUTCOMEDESK_MAIL_MAX_BYTES", 25 * 1024 * 1
 if OUTCOMEDESK_MAIL_MAX_BYTES < 1:
     raise ConfigError(f"OUTCOMEDESK_MAIL_MAX_BYTES={OUTCOMEDESK_MAIL_MAX_BYTES} must be 1 or more")
 
-# Background work: Celery on a broker at scale; without a broker, the same tasks run in-process.
-CELERY_TASK_ALWAYS_EAGER = not env_str("CELERY_BROKER_URL")
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "memory://localhost/"
-CELERY_TASK_EAGER_PROPAGATES = False
+# Background work: Celery, and never inside the request. At scale, a broker (CELERY_BROKER_URL, Redis) with
+# `celery -A outcomedesk.config worker` and `beat`. Without one, the embedded default: kombu's filesystem transport,
+# one file per message under DATA_DIR/queue, consumed by the worker threads of `outcomedesk serve`
+# (core/embedded_celery.py); every process of this machine (the CLI, management commands) enqueues into the same
+# folder, and what is queued while serve is stopped runs when it starts again. Never eager here: only the test
+# settings run tasks in the caller's thread (tests/settings.py, OUTCOMEDESK_TASKS_EAGER).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+OUTCOMEDESK_QUEUE_DIR = DATA_DIR / "queue"
+if not CELERY_BROKER_URL:
+    CELERY_BROKER_URL = "filesystem://localhost/"  # a host, only so that kombu doesn't warn of its absence
+    # Made here, so that any process of this machine can enqueue at once; private: whoever can write a message
+    # there has a task run.
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    for _folder in (OUTCOMEDESK_QUEUE_DIR, *(OUTCOMEDESK_QUEUE_DIR / name for name in ("in", "processed", "control"))):
+        _folder.mkdir(mode=0o700, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Producers write to data_folder_out, consumers read data_folder_in: one folder, the queue.
+        "data_folder_in": str(OUTCOMEDESK_QUEUE_DIR / "in"),
+        "data_folder_out": str(OUTCOMEDESK_QUEUE_DIR / "in"),
+        # A message taken is deleted (kept in processed/ only with store_processed, which nothing ever cleans).
+        "store_processed": False,
+        "processed_folder": str(OUTCOMEDESK_QUEUE_DIR / "processed"),
+        # The exchange-to-queue bindings, shared by every process: by default a folder of the working directory.
+        "control_folder": str(OUTCOMEDESK_QUEUE_DIR / "control"),
+        # How often an idle worker looks for a new file (kombu's default is 1 s).
+        "polling_interval": 0.25,
+    }
+    # No remote control (`celery inspect`): each worker's broadcast queue would stay behind as files after it.
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = TIME_ZONE
+# Threads of the embedded worker in `outcomedesk serve` (e-mail, AI triage, SLA deliveries run there).
+OUTCOMEDESK_WORKER_THREADS = env_int("OUTCOMEDESK_WORKER_THREADS", 2)
+if OUTCOMEDESK_WORKER_THREADS < 1:
+    raise ConfigError(f"OUTCOMEDESK_WORKER_THREADS={OUTCOMEDESK_WORKER_THREADS} must be 1 or more")
 # Database connections: in a worker, Celery's Django fix-up (on whenever DJANGO_SETTINGS_MODULE is set) drops
-# those a pool process inherits at fork and closes them before and after every task, so none goes stale; the
-# embedded beat of `serve` closes its thread's stale ones around each task as a web request does.
-# Periodic work: `celery -A outcomedesk.config beat` with a broker; inside `outcomedesk serve` without one.
+# those a pool process inherits at fork and closes the task's thread's ones before and after every task, so none
+# goes stale; that holds for the worker threads of `serve` too.
+# Periodic work: `celery -A outcomedesk.config beat` with a broker; without one, beat runs inside
+# `outcomedesk serve` and publishes to the queue folder like any producer.
 OUTCOMEDESK_SLA_SWEEP_SECONDS = env_int("OUTCOMEDESK_SLA_SWEEP_SECONDS", 60)
 if OUTCOMEDESK_SLA_SWEEP_SECONDS < 1:
     raise ConfigError(f"OUTCOMEDESK_SLA_SWEEP_SECONDS={OUTCOMEDESK_SLA_SWEEP_SECONDS} must be 1 or more")

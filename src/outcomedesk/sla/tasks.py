@@ -1,4 +1,4 @@
-"""Periodic work of the SLA engine, run by Celery beat (or in-process by the embedded beat of `serve`)."""
+"""Periodic work of the SLA engine, scheduled by Celery beat (or the embedded beat of `serve`), run on workers."""
 
 from __future__ import annotations
 

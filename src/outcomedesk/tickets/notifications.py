@@ -83,7 +83,7 @@ def is_muted() -> bool:
 
 
 def notify(event: str, ticket_id: int, actor_id: int | None, comment_id: int | None = None) -> None:
-    """Queue the e-mails of one ticket event (in-process without a broker)."""
+    """Queue the e-mails of one ticket event for a worker (serve's worker thread without a broker)."""
     from outcomedesk.tickets.tasks import send_ticket_notifications
 
     if _muted.get():

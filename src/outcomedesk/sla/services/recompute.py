@@ -82,7 +82,7 @@ def recompute_chunks(*, policy: SlaPolicy | None = None, calendar: BusinessCalen
 def schedule_recompute(*, policy: SlaPolicy | None = None, calendar: BusinessCalendar | None = None,
                        size: int = 50_000) -> int:
     """Queue the recompute as one Celery task per chunk, after commit: spread over the workers at scale, run
-    in-process one after the other in the embedded default. Returns the number of chunks."""
+    by the worker threads of `outcomedesk serve` in the embedded default. Returns the number of chunks."""
     from outcomedesk.sla.tasks import recompute_targets
 
     chunks = recompute_chunks(policy=policy, calendar=calendar, size=size)
@@ -156,7 +156,7 @@ def repair(tickets: Iterable[int], *, now: datetime | None = None,
 
 def schedule_repair(actor: Actor, policy: SlaPolicy, *, batch: int = 1000) -> int:
     """Queue the replay of every ticket with a target of `policy` (after fixing it), in batches, after commit;
-    returns how many tickets. In the embedded default the batches run in-process."""
+    returns how many tickets. In the embedded default the batches run on the worker threads of `serve`."""
     from outcomedesk.sla.tasks import repair_tickets
 
     _require_admin(actor)

@@ -1,36 +1,16 @@
-"""Serve Outcomedesk with waitress: the one-process deployment (SQLite, tasks in-process, periodic tasks by an
-embedded Celery beat)."""
+"""Serve Outcomedesk with waitress: the one-process deployment (SQLite; without a broker, background tasks on an
+embedded Celery worker and periodic tasks by an embedded Celery beat, both in threads of this process)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import signal
 from typing import Any
 
-from celery import Celery, current_app
-from celery.beat import EmbeddedService, PersistentScheduler
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import close_old_connections, connections
 
-
-class EmbeddedScheduler(PersistentScheduler):
-    """Celery's own persistent scheduler, looking after the beat thread's database connections as a Celery worker
-    does after each task: without a broker the due tasks run eagerly in the beat thread itself."""
-
-    def apply_entry(self, entry: Any, producer: Any = None) -> None:
-        close_old_connections()
-        try:
-            super().apply_entry(entry, producer=producer)
-        finally:
-            close_old_connections()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            connections.close_all()  # the beat thread's own connections, before the thread ends
-
+from outcomedesk.core.embedded_celery import start_embedded_beat, start_embedded_worker, uses_embedded_broker
 
 # The forwarded headers waitress takes from a trusted proxy: the scheme (else https behind a TLS proxy looks like
 # http and SECURE_SSL_REDIRECT redirects for ever), the client's address, and the host and port the client asked for.
@@ -48,22 +28,6 @@ def proxy_options(behind_proxy: bool, trusted_proxy: str) -> dict[str, Any]:
             "clear_untrusted_proxy_headers": True}
 
 
-def start_embedded_beat(app: Celery | None = None, *, schedule_filename: str | None = None) -> Any:
-    """Start Celery beat in a daemon thread of this process, with the app's beat schedule (CELERY_BEAT_SCHEDULE).
-
-    Meant for the embedded default (task_always_eager, no broker): beat's apply_async then runs each due task in
-    the beat thread. Returns the thread; `.stop()` ends it after the task it is running."""
-    app = app or current_app._get_current_object()
-    # As `celery beat` does: import every app's tasks module, else beat finds no task by its name and falls back
-    # to send_task, which publishes to the (in-memory) broker even in eager mode, where nothing consumes it.
-    app.loader.import_default_modules()
-    filename = schedule_filename or app.conf.beat_schedule_filename
-    Path(filename).parent.mkdir(parents=True, exist_ok=True)
-    beat = EmbeddedService(app, thread=True, scheduler_cls=EmbeddedScheduler, schedule_filename=filename)
-    beat.start()
-    return beat
-
-
 class Command(BaseCommand):
     help = "Run the web service (waitress). Use gunicorn/granian with outcomedesk.config.wsgi at scale."
 
@@ -73,7 +37,11 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=8)
         parser.add_argument("--migrate", action="store_true", help="Apply migrations first")
         parser.add_argument("--no-beat", action="store_true",
-                            help="Don't run the periodic tasks (SLA sweep, closing resolved tickets) in this process")
+                            help="Don't schedule the periodic tasks (SLA sweep, closing resolved tickets) in this "
+                                 "process")
+        parser.add_argument("--no-worker", action="store_true",
+                            help="Don't run the background tasks (e-mail, AI triage) in this process: they wait in "
+                                 "the queue folder for a serve that runs them")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from django.core.wsgi import get_wsgi_application
@@ -83,23 +51,48 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
         settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
         call_command("collectstatic", interactive=False, verbosity=0)
-        beat = None
+        embedded = uses_embedded_broker()
+        worker = beat = None
+        if options["no_worker"]:
+            self.stdout.write("Background tasks are off (--no-worker)"
+                              + (f": they wait in {settings.OUTCOMEDESK_QUEUE_DIR}" if embedded else ""))
+        elif not embedded:
+            # With a broker, `celery -A outcomedesk.config worker` processes run them, on any machine.
+            self.stdout.write("Background tasks: run `celery -A outcomedesk.config worker` next to the servers")
+        else:
+            worker = start_embedded_worker(threads=settings.OUTCOMEDESK_WORKER_THREADS)
+            self.stdout.write(f"Background tasks run in this process ({settings.OUTCOMEDESK_WORKER_THREADS} "
+                              f"threads), queued in {settings.OUTCOMEDESK_QUEUE_DIR} (--no-worker turns them off)")
         if options["no_beat"]:
             self.stdout.write("Periodic tasks are off (--no-beat)")
-        elif not current_app.conf.task_always_eager:
+        elif not embedded:
             # With a broker, `celery -A outcomedesk.config beat` runs them once for every server and worker.
             self.stdout.write("Periodic tasks: run `celery -A outcomedesk.config beat` next to the workers")
         else:
             beat = start_embedded_beat()
-            self.stdout.write("Periodic tasks run in this process (--no-beat turns them off)")
+            self.stdout.write("Periodic tasks are scheduled in this process (--no-beat turns them off)")
         url = f"http://{options['host']}:{options['port']}/"
         proxy = proxy_options(settings.OUTCOMEDESK_BEHIND_PROXY, settings.OUTCOMEDESK_TRUSTED_PROXY)
         if settings.OUTCOMEDESK_BEHIND_PROXY:
             self.stdout.write(f"Behind a proxy: X-Forwarded-Proto/For/Host/Port trusted from {proxy['trusted_proxy']}")
         self.stdout.write(f"Outcomedesk is listening on {url} (Ctrl+C stops it)")
+        # SIGTERM (systemd, docker stop) stops as Ctrl+C does: waitress finishes its requests, then the worker its
+        # tasks; the tasks it had taken but not started go back to the queue folder.
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             serve(get_wsgi_application(), host=options["host"], port=options["port"], threads=options["threads"],
                   ident="outcomedesk", **proxy)
         finally:
+            signal.signal(signal.SIGTERM, previous)
             if beat is not None and beat.is_alive():
                 beat.stop()
+            if worker is not None:
+                self.stdout.write("Stopping the background tasks: waiting for those running to finish")
+                if worker.stop_and_join():
+                    self.stdout.write("Background tasks stopped")
+                else:
+                    self.stderr.write("The background tasks did not stop within 60 s")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
