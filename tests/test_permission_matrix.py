@@ -38,6 +38,8 @@ from outcomedesk.assist.models import Pattern, Suggestion, TrainedModel
 from outcomedesk.core import clock
 from outcomedesk.experience.models import Survey
 from outcomedesk.improvement.register import services as improvement_register
+from outcomedesk.intake.email import services as intake
+from outcomedesk.intake.models import Mailbox
 from outcomedesk.sla import services as sla
 from outcomedesk.tickets import impact
 from outcomedesk.tickets import services as tickets
@@ -304,6 +306,12 @@ API: dict[str, Rule] = {
     "GET /api/v1/assist/patterns": SIGNED,
     "POST /api/v1/assist/desks/{desk}/patterns/detect": DESK_MANAGE,
     "POST /api/v1/assist/patterns/{pattern_id}": Rule(by_variant(DESK_MEMBERS), variants=VARIANTS),
+    "GET /api/v1/intake/mailboxes": SIGNED,
+    "GET /api/v1/intake/messages": SIGNED,
+    "GET /api/v1/intake/messages/{message_id}": Rule(by_variant(DESK_ROW_READERS), variants=VARIANTS),
+    "GET /api/v1/intake/messages/{message_id}/original": Rule(by_variant(DESK_ROW_READERS), variants=VARIANTS),
+    "POST /api/v1/intake/messages/{message_id}/retry": DESK_MANAGE,
+    "POST /api/v1/intake/messages/{message_id}/discard": DESK_MANAGE,
 }
 # Forms posted with a field that names their scope (an empty form would ask for another one).
 FORM_BODIES = {"improvement:assess": {"desk": "it"}}
@@ -415,7 +423,15 @@ def _yesterday() -> Matrix:
     rule = sla.save_escalation_rule(OPERATOR, {"name": "Warn", "policy": sla_policy.pk, "metric": "resolution",
                                                "at_percent": 80, "action": "notify_assignee"})
     accounts.create_token("bob")
+    # Inbound mail: quarantined messages of IT and of HR (the HR one, and HR's mailbox, carry the secret mark).
+    for desk, mark in ((it, ""), (hr, MARK_SECRET)):
+        Mailbox.objects.create(desk=desk, name=f"{desk.name} mailbox {mark}", address=f"{desk.slug}@desk.example.org",
+                               host="127.0.0.1", username=desk.slug, secret_env="OUTCOMEDESK_TEST_MAILBOX")
+    inbound = {MINE: intake.receive(b"\x00 unreadable it mail", desk=it).message.pk,
+               SECRET: intake.receive(f"\x00 unreadable hr mail {MARK_SECRET}".encode(), desk=hr).message.pk}
+    inbound[THEIRS] = inbound[MINE]
     params: dict[str, dict[str, Any]] = {
+        "message_id": inbound,
         "number": {v: t.number for v, t in by_variant.items()},
         "attachment_id": attachments,
         "impact_id": impacts,

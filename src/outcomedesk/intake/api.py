@@ -1,0 +1,143 @@
+"""Intake endpoints, under /api/v1/intake: the health of each mailbox, the log of inbound mail with its
+quarantine (retry, discard), and a message's original bytes. Thin doors onto `intake.email.services`; every read
+passes through the access policy, so a confidential desk's mail stays with its members."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from outcomedesk.accounts import policy
+from outcomedesk.core import clock
+from outcomedesk.core.errors import InvalidInput, NotFound
+from outcomedesk.core.parsing import Id
+from outcomedesk.intake.email import services
+from outcomedesk.intake.models import InboundMessage, InboundStatus, Mailbox
+
+router = Router(tags=["intake"])
+PAGE = 50
+
+
+class MailboxHealthOut(Schema):
+    id: int
+    desk: str
+    name: str
+    address: str
+    is_active: bool
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    lag_seconds: int | None = Field(description="Seconds since the last successful poll (null: never read)")
+    failures: int = Field(description="Failed polls in a row")
+    last_error: str
+    next_poll_at: datetime | None
+    quarantined: int = Field(description="Messages of this mailbox waiting in the quarantine")
+
+
+class MessageOut(Schema):
+    id: int
+    desk: str
+    mailbox: int | None
+    message_id: str
+    sender: str
+    subject: str
+    size: int
+    received_at: datetime
+    processed_at: datetime | None
+    status: str
+    reason: str
+    attempts: int
+    ticket: str | None
+
+
+class MessageQuery(Schema):
+    status: str | None = Field(None, description=f"One of {', '.join(InboundStatus.values)}")
+    desk: str | None = Field(None, description="Desk slug")
+    mailbox: int | None = None
+    page: int = Field(1, ge=1, le=10_000)
+
+
+def _messages(request: HttpRequest) -> Any:
+    return policy.restrict(InboundMessage.objects.select_related("desk", "ticket"), request.user, policy.VIEW)
+
+
+def _message(request: HttpRequest, message_id: int) -> InboundMessage:
+    found = _messages(request).filter(pk=message_id).first()
+    if found is None:
+        raise NotFound(f"no inbound message {message_id}")
+    return found
+
+
+def _out(row: InboundMessage) -> dict[str, Any]:
+    return {"id": row.pk, "desk": row.desk.slug, "mailbox": row.mailbox_id, "message_id": row.message_id,
+            "sender": row.sender, "subject": row.subject, "size": row.size, "received_at": row.received_at,
+            "processed_at": row.processed_at, "status": row.status, "reason": row.reason, "attempts": row.attempts,
+            "ticket": row.ticket.number if row.ticket else None}
+
+
+@router.get("/mailboxes", response=list[MailboxHealthOut],
+            summary="The mailboxes of the desks the caller works on, with their health")
+def mailbox_health(request: HttpRequest) -> list[dict[str, Any]]:
+    now = clock.now()
+    rows = policy.restrict(Mailbox.objects.select_related("desk"), request.user, policy.VIEW).annotate(
+        waiting=Count("messages", filter=Q(messages__status=InboundStatus.QUARANTINED)))
+    return [{
+        "id": m.pk, "desk": m.desk.slug, "name": m.name, "address": m.address, "is_active": m.is_active,
+        "last_attempt_at": m.last_attempt_at, "last_success_at": m.last_success_at,
+        "lag_seconds": int((now - m.last_success_at).total_seconds()) if m.last_success_at else None,
+        "failures": m.failures, "last_error": m.last_error, "next_poll_at": m.next_poll_at,
+        "quarantined": m.waiting,
+    } for m in rows]
+
+
+@router.get("/messages", response=list[MessageOut],
+            summary="Inbound mail, newest first, 50 a page: what each message became, and why not a ticket")
+def list_messages(request: HttpRequest, query: Query[MessageQuery]) -> list[dict[str, Any]]:
+    rows = _messages(request)
+    if query.status:
+        if query.status not in InboundStatus.values:
+            raise InvalidInput({"status": f"must be one of {', '.join(InboundStatus.values)}"})
+        rows = rows.filter(status=query.status)
+    if query.desk:
+        rows = rows.filter(desk__slug=query.desk)
+    if query.mailbox:
+        rows = rows.filter(mailbox_id=query.mailbox)
+    start = (query.page - 1) * PAGE
+    return [_out(row) for row in rows[start:start + PAGE]]
+
+
+@router.get("/messages/{message_id}", response=MessageOut, summary="One inbound message")
+def get_message(request: HttpRequest, message_id: Id) -> dict[str, Any]:
+    return _out(_message(request, message_id))
+
+
+@router.get("/messages/{message_id}/original", response={200: None},
+            summary="The message as it arrived (message/rfc822)", openapi_extra={
+                "responses": {200: {"description": "The original message",
+                                    "content": {"message/rfc822": {"schema": {"type": "string",
+                                                                              "format": "binary"}}}}}})
+def original(request: HttpRequest, message_id: Id) -> HttpResponse:
+    row = _message(request, message_id)
+    if not row.raw:
+        raise NotFound(f"message {message_id} was discarded: its original is gone")
+    response = HttpResponse(services.original(row), content_type="message/rfc822")
+    response["Content-Disposition"] = f'attachment; filename="message-{row.pk}.eml"'
+    return response
+
+
+@router.post("/messages/{message_id}/retry", response=MessageOut,
+             summary="Process a quarantined or rejected message again (the desk's managers)")
+def retry(request: HttpRequest, message_id: Id) -> dict[str, Any]:
+    row = services.retry(request.user, _message(request, message_id))
+    return _out(_message(request, row.pk))
+
+
+@router.post("/messages/{message_id}/discard", response=MessageOut,
+             summary="Discard a quarantined or rejected message; its original is deleted (the desk's managers)")
+def discard(request: HttpRequest, message_id: Id) -> dict[str, Any]:
+    row = services.discard(request.user, _message(request, message_id))
+    return _out(_message(request, row.pk))
