@@ -255,3 +255,18 @@ def test_a_closed_ticket_is_not_reopened_by_a_late_reply(world: World) -> None:
     Ticket.objects.filter(pk=ticket.pk).update(state=State.CLOSED)
     row = intake.receive(message(subject=f"Re: [{ticket.number}]"), desk=world.it).message
     assert row.status == InboundStatus.TICKETED and row.ticket != ticket
+
+
+def test_a_message_kept_but_never_processed_is_finished_by_the_periodic_task(world: World) -> None:
+    """As when the process is killed between keeping a message and processing it."""
+    from datetime import timedelta
+
+    from outcomedesk.core import clock
+    from outcomedesk.intake import tasks
+
+    row, created = intake.store(message(), desk=world.it)
+    assert created and row.status == InboundStatus.RECEIVED
+    assert tasks.finish_interrupted() == 0  # too fresh: perhaps still being processed
+    assert tasks.finish_interrupted(clock.now() + timedelta(minutes=6)) == 1
+    row.refresh_from_db()
+    assert row.status == InboundStatus.TICKETED and Ticket.objects.count() == 1

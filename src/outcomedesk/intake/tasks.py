@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.db.models import Q
 
 from outcomedesk.core import clock
-from outcomedesk.intake.models import Mailbox
+from outcomedesk.intake.models import InboundMessage, InboundStatus, Mailbox
 
 CLAIM = timedelta(minutes=10)  # a poll that died is taken up again after this long
+STALE = timedelta(minutes=5)  # a message kept but not processed this long ago was interrupted (a killed worker)
 
 
 @shared_task(ignore_result=True)
@@ -20,6 +21,7 @@ def poll_mailboxes() -> int:
     now = clock.now()
     queued = 0
     due = Mailbox.objects.filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now), is_active=True)
+    finish_interrupted(now)
     for pk in due.values_list("pk", flat=True):
         claimed = Mailbox.objects.filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now), pk=pk).update(
             next_poll_at=now + CLAIM)
@@ -37,3 +39,17 @@ def poll_mailbox(mailbox_id: int) -> int:
 
     mailbox = Mailbox.objects.select_related("desk").filter(pk=mailbox_id, is_active=True).first()
     return poll(mailbox).read if mailbox is not None else 0
+
+
+def finish_interrupted(now: datetime | None = None) -> int:
+    """Process the messages that were kept but whose processing never finished (the process was killed between
+    the two): the stored original is the durable copy, so nothing a mailbox or pipe handed over is lost."""
+    from outcomedesk.intake.email.services import process
+
+    now = now or clock.now()
+    stale = InboundMessage.objects.filter(status=InboundStatus.RECEIVED, received_at__lt=now - STALE)
+    done = 0
+    for row in stale.select_related("desk", "mailbox")[:500]:
+        process(row)
+        done += 1
+    return done
