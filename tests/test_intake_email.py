@@ -270,3 +270,23 @@ def test_a_message_kept_but_never_processed_is_finished_by_the_periodic_task(wor
     assert tasks.finish_interrupted(clock.now() + timedelta(minutes=6)) == 1
     row.refresh_from_db()
     assert row.status == InboundStatus.TICKETED and Ticket.objects.count() == 1
+
+
+def test_the_service_managers_dashboard_shows_the_mailboxes_health(world: World) -> None:
+    from django.test import Client
+
+    from outcomedesk.core import clock
+
+    it_box = Mailbox.objects.create(desk=world.it, name="IT inbox", address="it@desk.example.org",
+                                    host="127.0.0.1", username="it", secret_env="X", failures=3,
+                                    last_error="LoginError: refused", last_success_at=clock.now())
+    Mailbox.objects.create(desk=world.hr, name="HR inbox", address="hr@desk.example.org", host="127.0.0.1",
+                           username="hr", secret_env="X")
+    intake.receive(b"\x00 garbage", desk=world.it, mailbox=it_box)
+    client = Client()
+    client.force_login(world.dave)
+    page = client.get("/insights/").content.decode()
+    assert "E-mail intake" in page and "IT inbox" in page and "LoginError: refused" in page
+    assert "HR inbox" not in page  # a confidential desk's mailbox stays with its members
+    health = client.get("/api/v1/intake/mailboxes").json()
+    assert [(h["name"], h["failures"], h["quarantined"]) for h in health] == [("IT inbox", 3, 1)]

@@ -7,17 +7,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
 
 from outcomedesk.accounts import policy
-from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput, NotFound
 from outcomedesk.core.parsing import Id
+from outcomedesk.intake import queries
 from outcomedesk.intake.email import services
-from outcomedesk.intake.models import InboundMessage, InboundStatus, Mailbox
+from outcomedesk.intake.models import InboundMessage, InboundStatus
 
 router = Router(tags=["intake"])
 PAGE = 50
@@ -82,16 +81,12 @@ def _out(row: InboundMessage) -> dict[str, Any]:
 @router.get("/mailboxes", response=list[MailboxHealthOut],
             summary="The mailboxes of the desks the caller works on, with their health")
 def mailbox_health(request: HttpRequest) -> list[dict[str, Any]]:
-    now = clock.now()
-    rows = policy.restrict(Mailbox.objects.select_related("desk"), request.user, policy.VIEW).annotate(
-        waiting=Count("messages", filter=Q(messages__status=InboundStatus.QUARANTINED)))
     return [{
-        "id": m.pk, "desk": m.desk.slug, "name": m.name, "address": m.address, "is_active": m.is_active,
-        "last_attempt_at": m.last_attempt_at, "last_success_at": m.last_success_at,
-        "lag_seconds": int((now - m.last_success_at).total_seconds()) if m.last_success_at else None,
-        "failures": m.failures, "last_error": m.last_error, "next_poll_at": m.next_poll_at,
-        "quarantined": m.waiting,
-    } for m in rows]
+        "id": h.mailbox.pk, "desk": h.mailbox.desk.slug, "name": h.mailbox.name, "address": h.mailbox.address,
+        "is_active": h.mailbox.is_active, "last_attempt_at": h.mailbox.last_attempt_at,
+        "last_success_at": h.mailbox.last_success_at, "lag_seconds": h.lag_seconds, "failures": h.mailbox.failures,
+        "last_error": h.mailbox.last_error, "next_poll_at": h.mailbox.next_poll_at, "quarantined": h.quarantined,
+    } for h in queries.mailbox_health(request.user)]
 
 
 @router.get("/messages", response=list[MessageOut],

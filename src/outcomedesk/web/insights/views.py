@@ -25,6 +25,7 @@ from outcomedesk.insights import dashboard, periods, report
 from outcomedesk.insights.drilldown import SETS, tickets_behind
 from outcomedesk.insights.periods import zone
 from outcomedesk.insights.scope import DIMENSIONS
+from outcomedesk.intake.queries import mailbox_health
 from outcomedesk.tickets.models import Ticket
 from outcomedesk.web.insights import charts
 from outcomedesk.web.insights.params import PRESETS, Ask, parse, today
@@ -72,6 +73,7 @@ def manager(request: HttpRequest) -> HttpResponse:
         "watermelons": _flags(ask, view.watermelons),
         "suggestions": [(s, ask.drill(**s.drilldown)) for s in view.suggestions],
         "csv": f"?{ask.query(by='service')}",
+        "mailboxes": mailbox_health(request.user, desk=ask.scope.desk),
     }
     return render(request, "web/insights/manager.html", context, status=_status(ask))
 
