@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.net import free_port
+
 SLAPD = shutil.which("slapd") or "/usr/sbin/slapd"
 SLAPADD = shutil.which("slapadd") or "/usr/sbin/slapadd"
 BASE = "dc=example,dc=org"
@@ -86,10 +88,6 @@ def directory_ldif() -> str:
     return "\n".join(entries)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LdapServer:
@@ -97,7 +95,7 @@ class LdapServer:
 
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="outcomedesk-slapd-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"ldap://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.certificate = self.folder / "cert.pem"

@@ -14,21 +14,18 @@ import imaplib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from tests.net import free_port
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 MAILBOXES = ("it-desk", "hr-desk")
 MAILBOX_PASSWORD = "Mailbox pass 42"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class DovecotServer:
@@ -36,8 +33,8 @@ class DovecotServer:
 
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="outcomedesk-dovecot-"))
-        self.port = _free_port()
-        self.tls_port = _free_port()
+        self.port = free_port()
+        self.tls_port = free_port()
         self.host = "127.0.0.1"
         self.certificate = self.folder / "cert.pem"
         self.process: subprocess.Popen[bytes] | None = None

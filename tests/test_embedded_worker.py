@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.net import free_port, redis_is_up
+
 ROOT = Path(__file__).resolve().parent.parent
 MAIL_SEPARATOR = b"\n" + b"-" * 79 + b"\n"  # between the messages of Django's file-based e-mail backend
 REDIS_URL = "redis://127.0.0.1:6379/9"  # a database of its own, emptied before and after
@@ -50,10 +52,6 @@ print(ticket.number)
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait(done: Callable[[], object], what: str, timeout: float, alive: Callable[[], None] = lambda: None) -> None:
@@ -128,7 +126,7 @@ class Server:
     """A running `outcomedesk serve`, its output in a file (a pipe nobody reads would fill up and stop it)."""
 
     def __init__(self, deployment: Deployment, log: Path, options: tuple[str, ...]) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.log_path = log
         with log.open("wb") as out:
             self.process = subprocess.Popen(
@@ -322,16 +320,9 @@ def test_serve_without_a_worker_leaves_the_tasks_queued_for_the_next_one(deploym
         _wait(lambda: deployment.received("Monitor flickers"), "e-mailed by the next serve", 30, server.check_alive)
 
 
-def _redis_is_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
-@pytest.mark.skipif(not _redis_is_up(), reason="needs Redis on 127.0.0.1:6379 for a real Celery worker")
+@pytest.mark.skipif(not redis_is_up(), reason="needs Redis on 127.0.0.1:6379 for a real Celery worker")
 def test_with_redis_a_celery_worker_process_runs_the_same_tasks(installed: tuple[Path, str, int],
                                                                tmp_path: Path) -> None:
     import redis

@@ -15,14 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from outcomedesk.core.management.commands.serve import proxy_options
+from tests.net import free_port
 
 CLIENT = "198.51.100.7"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

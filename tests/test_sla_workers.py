@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from outcomedesk.sla import services as sla
 from outcomedesk.sla.models import EscalationFiring, EscalationRule, TicketTarget
 from tests import factories as f
 from tests.conftest import World
+from tests.net import redis_is_up
 
 REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of its own, emptied before and after
 SWEEP = "outcomedesk.sla.tasks.sweep_targets"
@@ -40,17 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 MAIL_SEPARATOR = b"\n" + b"-" * 79 + b"\n"  # between the messages of Django's file-based e-mail backend
 
 
-def _redis_is_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 pytestmark = [
-    pytest.mark.skipif(not _redis_is_up(), reason="needs Redis on 127.0.0.1:6379 for real Celery workers"),
+    pytest.mark.skipif(not redis_is_up(), reason="needs Redis on 127.0.0.1:6379 for real Celery workers"),
     pytest.mark.django_db(transaction=True),  # the workers must see the data: no test transaction around it
 ]
 

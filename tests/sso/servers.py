@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,14 +22,12 @@ from typing import Any
 
 import pytest
 
+from tests.net import free_port
+
 HERE = Path(__file__).resolve().parent
 OIDC_DIR = HERE / "oidc_provider"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for_ready(process: subprocess.Popen[str], what: str, timeout: float = 30) -> str:
