@@ -312,10 +312,14 @@ API: dict[str, Rule] = {
     "GET /api/v1/intake/messages/{message_id}/original": Rule(by_variant(DESK_ROW_READERS), variants=VARIANTS),
     "POST /api/v1/intake/messages/{message_id}/retry": DESK_MANAGE,
     "POST /api/v1/intake/messages/{message_id}/discard": DESK_MANAGE,
+    "POST /api/v1/intake/alertmanager": Rule(only()),  # an alert source's integration account only: no persona
 }
 # Forms posted with a field that names their scope (an empty form would ask for another one).
 FORM_BODIES = {"improvement:assess": {"desk": "it"}}
 API_BODIES = {"POST /api/v1/maturity/{practice}": {"desk": "it"},
+              "POST /api/v1/intake/alertmanager": {"groupKey": "g", "alerts": [{
+                  "status": "firing", "labels": {"alertname": "X"}, "startsAt": "2026-12-01T09:00:00Z",
+                  "fingerprint": "f1"}]},
               "POST /api/v1/tickets/{number}/state": {"state": "cancelled"}}  # what a requester may do
 API_DOCUMENTS = {"api-1:openapi-json": PUBLIC, "api-1:openapi-view": PUBLIC, "api-1:api-root": PUBLIC}
 

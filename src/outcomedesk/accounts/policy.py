@@ -311,6 +311,7 @@ DESK_ROWS: dict[str, tuple[str, Kind, Capability | None]] = {
     "improvement.initiative": ("desk_id", Kind.FIGURES, None),
     "intake.mailbox": ("desk_id", Kind.DESK, None),
     "intake.inboundmessage": ("desk_id", Kind.DESK, None),
+    "intake.alertsource": ("desk_id", Kind.DESK, None),
     "improvement.assessment": ("desk_id", Kind.DESK, Capability.MATURITY),
 }
 # Rows that hang on a ticket: read as the ticket is read, changed by those who work it.
@@ -323,6 +324,7 @@ TICKET_ROWS: dict[str, str] = {
     "assist.summary": "ticket",
     "experience.survey": "ticket",
     "sla.tickettarget": "ticket",
+    "intake.alert": "ticket",
     "sla.escalationfiring": "target__ticket",
 }
 # Audit events name their object by type and id.

@@ -11,8 +11,9 @@ from django.http import HttpRequest
 
 from outcomedesk.core.admin import ReadOnlyAdmin
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
+from outcomedesk.intake.alertmanager import services as alerts
 from outcomedesk.intake.email import services
-from outcomedesk.intake.models import InboundMessage, Mailbox
+from outcomedesk.intake.models import Alert, AlertSource, InboundMessage, Mailbox
 
 
 @admin.register(Mailbox)
@@ -66,3 +67,30 @@ class InboundMessageAdmin(ReadOnlyAdmin):
         # ReadOnlyAdmin denies changes; these two actions go through the services, which check the policy.
         return {name: value for name, value in admin.ModelAdmin.get_actions(self, request).items()
                 if name in ("retry", "discard")}
+
+
+@admin.register(AlertSource)
+class AlertSourceAdmin(admin.ModelAdmin):
+    list_display = ("name", "desk", "account", "service_label", "resolve_when_cleared", "is_active", "last_received_at")
+    list_filter = ("desk", "is_active")
+    list_select_related = ("desk", "account")
+    readonly_fields = ("last_received_at",)
+    raw_id_fields = ("account",)  # a select would list every person, whichever desks they are on
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # switched off (is_active): its alerts stay with their incidents
+
+    def save_model(self, request: HttpRequest, obj: AlertSource, form: Any, change: bool) -> None:
+        values = {name: form.cleaned_data[name] for name in alerts.SOURCE_FIELDS if name in form.cleaned_data}
+        saved = alerts.save_alert_source(request.user, values,
+                                         source=AlertSource.objects.get(pk=obj.pk) if change else None)
+        obj.pk = saved.pk
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = ("name", "source", "status", "ticket", "received", "starts_at", "ends_at", "last_received_at")
+    list_filter = ("status",)  # not by source: a filter lists its choices unrestricted
+    list_select_related = ("source", "ticket")
+    search_fields = ("name", "fingerprint")
+    readonly_fields = [f.name for f in Alert._meta.fields]

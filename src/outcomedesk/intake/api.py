@@ -15,6 +15,7 @@ from outcomedesk.accounts import policy
 from outcomedesk.core.errors import InvalidInput, NotFound
 from outcomedesk.core.parsing import Id
 from outcomedesk.intake import queries
+from outcomedesk.intake.alertmanager import services as alerts
 from outcomedesk.intake.email import services
 from outcomedesk.intake.models import InboundMessage, InboundStatus
 
@@ -136,3 +137,48 @@ def retry(request: HttpRequest, message_id: Id) -> dict[str, Any]:
 def discard(request: HttpRequest, message_id: Id) -> dict[str, Any]:
     row = services.discard(request.user, _message(request, message_id))
     return _out(_message(request, row.pk))
+
+
+# --- Prometheus Alertmanager ---------------------------------------------------------------------------------
+
+class AlertIn(Schema):
+    status: str = Field(description="firing or resolved")
+    labels: dict[str, str]
+    annotations: dict[str, str] = {}
+    startsAt: str
+    endsAt: str = ""
+    generatorURL: str = ""
+    fingerprint: str = Field("", description="Sent by Alertmanager 0.19 and later; required")
+
+
+class AlertmanagerIn(Schema):
+    """Alertmanager's webhook payload (version 4)."""
+
+    version: str = "4"
+    groupKey: str
+    status: str = ""
+    receiver: str = ""
+    groupLabels: dict[str, str] = {}
+    commonLabels: dict[str, str] = {}
+    commonAnnotations: dict[str, str] = {}
+    externalURL: str = ""
+    truncatedAlerts: int = 0
+    alerts: list[AlertIn]
+
+
+class AlertOutcomeOut(Schema):
+    opened: list[str] = Field(description="Incidents opened")
+    added: int = Field(description="New alerts noted on their group's open incident")
+    repeated: int = Field(description="Alerts received again (counted, not duplicated)")
+    resolved: int = Field(description="Alerts that cleared")
+    ignored: int = Field(description="Cleared alerts never seen firing")
+    incidents_resolved: list[str]
+
+
+@router.post("/alertmanager", response=AlertOutcomeOut,
+             summary="Prometheus Alertmanager's webhook (bearer token of an alert source's integration account)")
+def alertmanager(request: HttpRequest, payload: AlertmanagerIn) -> dict[str, Any]:
+    outcome = alerts.receive_alerts(request.user, payload.dict())  # type: ignore[arg-type]
+    return {"opened": outcome.opened, "added": outcome.added, "repeated": outcome.repeated,
+            "resolved": outcome.resolved, "ignored": outcome.ignored,
+            "incidents_resolved": outcome.incidents_resolved}

@@ -92,3 +92,51 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id} ({self.get_status_display()})"
+
+
+class AlertSource(models.Model):
+    """A Prometheus Alertmanager that sends its alerts to a desk. It authenticates with the bearer token of its
+    integration `account`, an agent of the desk: the incidents are opened, annotated and resolved as that
+    account, through the same services and access policy as a person's."""
+
+    name = models.CharField(max_length=100, unique=True)
+    desk = models.ForeignKey(Desk, on_delete=models.CASCADE, related_name="alert_sources")
+    account = models.OneToOneField("accounts.User", on_delete=models.PROTECT, related_name="alert_source")
+    service_label = models.CharField(max_length=100, default="service",
+                                     help_text="The alert label naming the business service (by slug or name)")
+    resolve_when_cleared = models.BooleanField(
+        default=False, help_text="Resolve the incident when every alert of its group is resolved")
+    is_active = models.BooleanField(default=True)
+    last_received_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Alert(models.Model):
+    """One alert (by Alertmanager's fingerprint) and the incident of its group; a repeat counts, never
+    duplicates."""
+
+    source = models.ForeignKey(AlertSource, on_delete=models.CASCADE, related_name="alerts")
+    group_key = models.CharField(max_length=500)
+    fingerprint = models.CharField(max_length=64)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    labels = models.JSONField(default=dict)
+    status = models.CharField(max_length=10)  # firing or resolved
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    received = models.PositiveIntegerField(default=1, help_text="Notifications of this alert received")
+    first_received_at = models.DateTimeField()
+    last_received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "fingerprint", "starts_at"],
+                                               name="intake_alert_once")]
+        indexes = [models.Index(fields=["source", "group_key"], name="intake_alert_group")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
