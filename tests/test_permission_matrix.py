@@ -91,8 +91,11 @@ class Rule:
     gate: frozenset[str] = frozenset(SIGNED_IN)
     variants: tuple[str, ...] = (MINE,)
     any_outcome: bool = False  # a sign-in step: whatever it answers, never a 5xx and never a leak
+    signed_by_platform: bool = False  # a chat platform's door: its signature is the credential, no persona has it
 
     def expect(self, persona: str, variant: str) -> str:
+        if self.signed_by_platform:
+            return "login"
         if persona in NOBODY:
             return "ok" if persona in self.allowed(variant) else "login"
         if persona not in self.gate:
@@ -313,6 +316,8 @@ API: dict[str, Rule] = {
     "POST /api/v1/intake/messages/{message_id}/retry": DESK_MANAGE,
     "POST /api/v1/intake/messages/{message_id}/discard": DESK_MANAGE,
     "POST /api/v1/intake/alertmanager": Rule(only()),  # an alert source's integration account only: no persona
+    "POST /api/v1/intake/slack/events": Rule(only(), signed_by_platform=True),
+    "POST /api/v1/intake/slack/command": Rule(only(), signed_by_platform=True),
 }
 # Forms posted with a field that names their scope (an empty form would ask for another one).
 FORM_BODIES = {"improvement:assess": {"desk": "it"}}

@@ -312,6 +312,8 @@ DESK_ROWS: dict[str, tuple[str, Kind, Capability | None]] = {
     "intake.mailbox": ("desk_id", Kind.DESK, None),
     "intake.inboundmessage": ("desk_id", Kind.DESK, None),
     "intake.alertsource": ("desk_id", Kind.DESK, None),
+    "intake.chatchannel": ("desk_id", Kind.DESK, None),
+    "intake.chatevent": ("desk_id", Kind.DESK, None),
     "improvement.assessment": ("desk_id", Kind.DESK, Capability.MATURITY),
 }
 # Rows that hang on a ticket: read as the ticket is read, changed by those who work it.
@@ -325,6 +327,7 @@ TICKET_ROWS: dict[str, str] = {
     "experience.survey": "ticket",
     "sla.tickettarget": "ticket",
     "intake.alert": "ticket",
+    "intake.chatthread": "ticket",
     "sla.escalationfiring": "target__ticket",
 }
 # Audit events name their object by type and id.

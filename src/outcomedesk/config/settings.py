@@ -324,6 +324,13 @@ if OUTCOMEDESK_MAIL_POLL_SECONDS < 1:
     raise ConfigError(f"OUTCOMEDESK_MAIL_POLL_SECONDS={OUTCOMEDESK_MAIL_POLL_SECONDS} must be 1 or more")
 OUTCOMEDESK_MAIL_CA_FILE = env_str("OUTCOMEDESK_MAIL_CA_FILE")
 OUTCOMEDESK_MAIL_TIMEOUT = env_int("OUTCOMEDESK_MAIL_TIMEOUT", 30)
+# Slack: the app's signing secret (requests without its signature get 401), its bot token (to read a person's
+# e-mail address and to reply in threads), and the Web API's address (Slack's own unless testing).
+OUTCOMEDESK_SLACK_SIGNING_SECRET = env_str("OUTCOMEDESK_SLACK_SIGNING_SECRET")
+OUTCOMEDESK_SLACK_BOT_TOKEN = env_str("OUTCOMEDESK_SLACK_BOT_TOKEN")
+OUTCOMEDESK_SLACK_API_URL = env_str("OUTCOMEDESK_SLACK_API_URL", "https://slack.com/api")
+OUTCOMEDESK_SLACK_TIMEOUT = env_int("OUTCOMEDESK_SLACK_TIMEOUT", 10)
+OUTCOMEDESK_SLACK_DESK = env_str("OUTCOMEDESK_SLACK_DESK")  # the desk of /ticket outside a connected channel
 if OUTCOMEDESK_MAIL_UNKNOWN_SENDERS not in ("create", "reject"):
     raise ConfigError(f"OUTCOMEDESK_MAIL_UNKNOWN_SENDERS={OUTCOMEDESK_MAIL_UNKNOWN_SENDERS!r} must be create or reject")
 

@@ -13,7 +13,8 @@ from outcomedesk.core.admin import ReadOnlyAdmin
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.intake.alertmanager import services as alerts
 from outcomedesk.intake.email import services
-from outcomedesk.intake.models import Alert, AlertSource, InboundMessage, Mailbox
+from outcomedesk.intake.models import Alert, AlertSource, ChatChannel, ChatEvent, InboundMessage, Mailbox
+from outcomedesk.intake.slack import services as chat
 
 
 @admin.register(Mailbox)
@@ -94,3 +95,27 @@ class AlertAdmin(ReadOnlyAdmin):
     list_select_related = ("source", "ticket")
     search_fields = ("name", "fingerprint")
     readonly_fields = [f.name for f in Alert._meta.fields]
+
+
+@admin.register(ChatChannel)
+class ChatChannelAdmin(admin.ModelAdmin):
+    list_display = ("platform", "name", "channel_id", "desk", "is_active")
+    list_filter = ("platform", "desk", "is_active")
+    list_select_related = ("desk",)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # switched off (is_active): its threads stay with their tickets
+
+    def save_model(self, request: HttpRequest, obj: ChatChannel, form: Any, change: bool) -> None:
+        values = {name: form.cleaned_data[name] for name in chat.CHANNEL_FIELDS if name in form.cleaned_data}
+        saved = chat.save_chat_channel(request.user, values,
+                                       channel=ChatChannel.objects.get(pk=obj.pk) if change else None)
+        obj.pk = saved.pk
+
+
+@admin.register(ChatEvent)
+class ChatEventAdmin(ReadOnlyAdmin):
+    list_display = ("received_at", "platform", "event_id", "desk", "handled_at", "outcome", "ticket")
+    list_filter = ("platform", "desk")
+    list_select_related = ("desk", "ticket")
+    readonly_fields = [f.name for f in ChatEvent._meta.fields]

@@ -4,6 +4,7 @@ passes through the access policy, so a confidential desk's mail stays with its m
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from outcomedesk.intake import queries
 from outcomedesk.intake.alertmanager import services as alerts
 from outcomedesk.intake.email import services
 from outcomedesk.intake.models import InboundMessage, InboundStatus
+from outcomedesk.intake.slack import services as slack
 
 router = Router(tags=["intake"])
 PAGE = 50
@@ -182,3 +184,40 @@ def alertmanager(request: HttpRequest, payload: AlertmanagerIn) -> dict[str, Any
     return {"opened": outcome.opened, "added": outcome.added, "repeated": outcome.repeated,
             "resolved": outcome.resolved, "ignored": outcome.ignored,
             "incidents_resolved": outcome.incidents_resolved}
+
+
+# --- Slack -----------------------------------------------------------------------------------------------------
+
+class SlackSignature:
+    """Slack's request signature is the credential of its doors (no token, no session): 401 without it."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        from django.conf import settings
+
+        from outcomedesk.intake.slack.signing import BadSignature, verify
+
+        try:
+            verify(settings.OUTCOMEDESK_SLACK_SIGNING_SECRET, request.headers.get("X-Slack-Request-Timestamp"),
+                   request.body, request.headers.get("X-Slack-Signature"))
+        except BadSignature as exc:
+            request.slack_refusal = str(exc)  # type: ignore[attr-defined]
+            return None
+        return True
+
+
+@router.post("/slack/events", auth=SlackSignature(), response=dict[str, Any],
+             summary="Slack's Events API (signed by Slack): messages in a desk's channel and its tickets' threads")
+def slack_events(request: HttpRequest) -> dict[str, Any]:
+    try:
+        payload = json.loads(request.body)
+    except ValueError:
+        raise InvalidInput({"body": "is not JSON"}) from None
+    if not isinstance(payload, dict):
+        raise InvalidInput({"body": "must be a JSON object"})
+    return slack.accept_event(payload)
+
+
+@router.post("/slack/command", auth=SlackSignature(), response=dict[str, Any],
+             summary="Slack's slash command `/ticket <text>` (signed by Slack, form-encoded)")
+def slack_command(request: HttpRequest) -> dict[str, Any]:
+    return slack.accept_command({key: request.POST.get(key, "") for key in request.POST})

@@ -140,3 +140,58 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
+
+
+class ChatPlatform(models.TextChoices):
+    SLACK = "slack", "Slack"
+    TEAMS = "teams", "Microsoft Teams"
+
+
+class ChatChannel(models.Model):
+    """A chat channel whose messages open tickets on a desk."""
+
+    platform = models.CharField(max_length=10, choices=ChatPlatform.choices)
+    channel_id = models.CharField(max_length=100, help_text="The platform's id of the channel (Slack: C0123...)")
+    name = models.CharField(max_length=100, blank=True)
+    desk = models.ForeignKey(Desk, on_delete=models.CASCADE, related_name="chat_channels")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["platform", "channel_id"], name="intake_chat_channel_once")]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} {self.name or self.channel_id}"
+
+
+class ChatThread(models.Model):
+    """The chat thread of a ticket: replies in it are comments, agents' public replies are posted to it."""
+
+    channel = models.ForeignKey(ChatChannel, on_delete=models.CASCADE, related_name="threads")
+    thread_id = models.CharField(max_length=100, help_text="Slack: the ts of the thread's first message")
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="chat_thread")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "thread_id"], name="intake_chat_thread_once")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} thread {self.thread_id}"
+
+
+class ChatEvent(models.Model):
+    """One event a chat platform delivered, kept once (platforms deliver again when unsure) and handled by a
+    background task."""
+
+    platform = models.CharField(max_length=10, choices=ChatPlatform.choices)
+    event_id = models.CharField(max_length=100)
+    desk = models.ForeignKey(Desk, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    payload = models.JSONField()
+    received_at = models.DateTimeField()
+    handled_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=300, blank=True)
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["platform", "event_id"], name="intake_chat_event_once")]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} event {self.event_id}"

@@ -53,3 +53,19 @@ def finish_interrupted(now: datetime | None = None) -> int:
         process(row)
         done += 1
     return done
+
+
+@shared_task(ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=600, max_retries=8)
+def handle_chat_event(event_id: int) -> None:
+    """Do what a kept chat event asks (Slack unreachable, or the database: retried with backoff)."""
+    from outcomedesk.intake.slack.services import handle
+
+    handle(event_id)
+
+
+@shared_task(ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=600, max_retries=8)
+def post_chat_reply(comment_id: int) -> None:
+    """Post an agent's public reply to its ticket's chat thread."""
+    from outcomedesk.intake.slack.services import post_reply
+
+    post_reply(comment_id)

@@ -38,6 +38,7 @@ from outcomedesk.tickets.services.common import (
     _touch,
     _validate_text,
 )
+from outcomedesk.tickets.signals import comment_added
 
 # --- conversation ----------------------------------------------------------------------------------------
 
@@ -99,6 +100,7 @@ def _write_comment(ticket: Ticket, actor: User | None, body: str, *, public: boo
     batch.save()
     search.append_to_document(ticket.pk, comment.body)
     _after_commit("comment" if public else "note", ticket, actor, comment_id=comment.pk)
+    comment_added.send(sender=Comment, comment=comment, now=now)
     return comment
 
 
