@@ -51,7 +51,8 @@ class CalendarOut(Schema):
 
 class CalendarSaved(CalendarOut):
     recompute_tasks: int = Field(0, description="Recompute tasks queued for the running targets on the calendar "
-                                                "(one per 50,000 targets; run in-process without a broker)")
+                                                "(one per 50,000 targets; without a broker, run by the worker "
+                                                "threads of `outcomedesk serve`)")
 
 
 class TargetRuleIn(Schema):
@@ -163,7 +164,8 @@ class SlaPolicyOut(Schema):
 
 
 class RepairOut(Schema):
-    scheduled: int = Field(description="Tickets whose history is queued for replay (in-process without a broker)")
+    scheduled: int = Field(description="Tickets whose history is queued for replay (by a worker; without a broker, "
+                                       "serve's worker threads)")
 
 
 class RuleCreate(Schema):
