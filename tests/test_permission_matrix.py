@@ -318,6 +318,7 @@ API: dict[str, Rule] = {
     "POST /api/v1/intake/alertmanager": Rule(only()),  # an alert source's integration account only: no persona
     "POST /api/v1/intake/slack/events": Rule(only(), signed_by_platform=True),
     "POST /api/v1/intake/slack/command": Rule(only(), signed_by_platform=True),
+    "POST /api/v1/intake/webhooks/{slug}": Rule(only(), signed_by_platform=True),
 }
 # Forms posted with a field that names their scope (an empty form would ask for another one).
 FORM_BODIES = {"improvement:assess": {"desk": "it"}}

@@ -13,8 +13,17 @@ from outcomedesk.core.admin import ReadOnlyAdmin
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.intake.alertmanager import services as alerts
 from outcomedesk.intake.email import services
-from outcomedesk.intake.models import Alert, AlertSource, ChatChannel, ChatEvent, InboundMessage, Mailbox
+from outcomedesk.intake.models import (
+    Alert,
+    AlertSource,
+    ChatChannel,
+    ChatEvent,
+    InboundMessage,
+    Mailbox,
+    WebhookSource,
+)
 from outcomedesk.intake.slack import services as chat
+from outcomedesk.intake.webhooks import services as webhooks
 
 
 @admin.register(Mailbox)
@@ -119,3 +128,21 @@ class ChatEventAdmin(ReadOnlyAdmin):
     list_filter = ("platform", "desk")
     list_select_related = ("desk", "ticket")
     readonly_fields = [f.name for f in ChatEvent._meta.fields]
+
+
+@admin.register(WebhookSource)
+class WebhookSourceAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "desk", "account", "is_active", "last_received_at")
+    list_filter = ("desk", "is_active")
+    list_select_related = ("desk", "account")
+    readonly_fields = ("last_received_at",)
+    raw_id_fields = ("account",)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: WebhookSource, form: Any, change: bool) -> None:
+        values = {name: form.cleaned_data[name] for name in webhooks.SOURCE_FIELDS if name in form.cleaned_data}
+        saved = webhooks.save_webhook_source(request.user, values,
+                                             source=WebhookSource.objects.get(pk=obj.pk) if change else None)
+        obj.pk = saved.pk

@@ -20,6 +20,7 @@ from outcomedesk.intake.alertmanager import services as alerts
 from outcomedesk.intake.email import services
 from outcomedesk.intake.models import InboundMessage, InboundStatus
 from outcomedesk.intake.slack import services as slack
+from outcomedesk.intake.webhooks import services as webhooks
 
 router = Router(tags=["intake"])
 PAGE = 50
@@ -221,3 +222,44 @@ def slack_events(request: HttpRequest) -> dict[str, Any]:
              summary="Slack's slash command `/ticket <text>` (signed by Slack, form-encoded)")
 def slack_command(request: HttpRequest) -> dict[str, Any]:
     return slack.accept_command({key: request.POST.get(key, "") for key in request.POST})
+
+
+# --- signed webhooks of other systems --------------------------------------------------------------------------
+
+class WebhookSignature:
+    """The source's signature is the credential (no token, no session): 401 without it."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        match = request.resolver_match
+        slug = str(match.kwargs.get("slug", "")) if match else ""
+        try:
+            request.webhook_source = webhooks.verify(  # type: ignore[attr-defined]
+                slug, request.headers.get("X-Outcomedesk-Timestamp"), request.body,
+                request.headers.get("X-Outcomedesk-Signature"))
+        except webhooks.BadSignature:
+            return None
+        return True
+
+
+class WebhookIn(Schema):
+    action: str = Field(description="open, comment or resolve")
+    external_ref: str = Field(description="The ticket's id in your system")
+    title: str = ""
+    description: str = ""
+    requester: str | None = Field(None, description="E-mail address of an existing person (open)")
+    urgency: int | None = Field(None, ge=1, le=3)
+    impact: int | None = Field(None, ge=1, le=3)
+    comment: str = Field("", description="The comment (comment) or the resolution (resolve)")
+    public: bool = True
+
+
+class WebhookOut(Schema):
+    ticket: str
+    action: str
+    duplicate: bool = Field(description="The ticket was opened by an earlier request with this external_ref")
+
+
+@router.post("/webhooks/{slug}", auth=WebhookSignature(), response=WebhookOut,
+             summary="A signed webhook of another system: open, comment on or resolve a ticket")
+def webhook(request: HttpRequest, slug: str, payload: WebhookIn) -> dict[str, Any]:
+    return webhooks.receive(request.webhook_source, payload.dict())  # type: ignore[attr-defined]

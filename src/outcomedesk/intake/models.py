@@ -195,3 +195,23 @@ class ChatEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_platform_display()} event {self.event_id}"
+
+
+class WebhookSource(models.Model):
+    """Another system that opens, comments on and resolves tickets of a desk by signed webhook: its requests are
+    signed with the secret in the environment variable `secret_env` and act as its integration `account`, an
+    agent of the desk."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=50, unique=True, help_text="Its address: /api/v1/intake/webhooks/<slug>")
+    desk = models.ForeignKey(Desk, on_delete=models.CASCADE, related_name="webhook_sources")
+    account = models.OneToOneField("accounts.User", on_delete=models.PROTECT, related_name="webhook_source")
+    secret_env = models.CharField(max_length=100, help_text="The environment variable holding the signing secret")
+    is_active = models.BooleanField(default=True)
+    last_received_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
