@@ -39,7 +39,7 @@ from outcomedesk.core import clock
 from outcomedesk.experience.models import Survey
 from outcomedesk.improvement.register import services as improvement_register
 from outcomedesk.intake.email import services as intake
-from outcomedesk.intake.models import Mailbox
+from outcomedesk.intake.models import Mailbox, WebhookDelivery, WebhookSubscription
 from outcomedesk.sla import services as sla
 from outcomedesk.tickets import impact
 from outcomedesk.tickets import services as tickets
@@ -319,6 +319,8 @@ API: dict[str, Rule] = {
     "POST /api/v1/intake/slack/events": Rule(only(), signed_by_platform=True),
     "POST /api/v1/intake/slack/command": Rule(only(), signed_by_platform=True),
     "POST /api/v1/intake/webhooks/{slug}": Rule(only(), signed_by_platform=True),
+    "GET /api/v1/intake/deliveries": SIGNED,
+    "POST /api/v1/intake/deliveries/{delivery_id}/redeliver": DESK_MANAGE,
 }
 # Forms posted with a field that names their scope (an empty form would ask for another one).
 FORM_BODIES = {"improvement:assess": {"desk": "it"}}
@@ -440,8 +442,21 @@ def _yesterday() -> Matrix:
     inbound = {MINE: intake.receive(b"\x00 unreadable it mail", desk=it).message.pk,
                SECRET: intake.receive(f"\x00 unreadable hr mail {MARK_SECRET}".encode(), desk=hr).message.pk}
     inbound[THEIRS] = inbound[MINE]
+    # Outbound webhook deliveries of IT's and HR's tickets (HR's subscription and payload carry the mark).
+    deliveries = {}
+    for variant in (MINE, SECRET):
+        ticket = by_variant[variant]
+        mark = MARK_SECRET if variant == SECRET else ""
+        subscription = WebhookSubscription.objects.create(
+            name=f"{ticket.desk.name} hook {mark}", desk=ticket.desk, url="https://example.org/hook",
+            events=["created"], secret_env="OUTCOMEDESK_TEST_HOOK")
+        deliveries[variant] = WebhookDelivery.objects.create(
+            subscription=subscription, desk=ticket.desk, event="created", ticket=ticket,
+            payload={"title": mark}, created_at=clock.now(), status="failed").pk
+    deliveries[THEIRS] = deliveries[MINE]
     params: dict[str, dict[str, Any]] = {
         "message_id": inbound,
+        "delivery_id": deliveries,
         "number": {v: t.number for v, t in by_variant.items()},
         "attachment_id": attachments,
         "impact_id": impacts,

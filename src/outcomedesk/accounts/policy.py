@@ -315,6 +315,8 @@ DESK_ROWS: dict[str, tuple[str, Kind, Capability | None]] = {
     "intake.chatchannel": ("desk_id", Kind.DESK, None),
     "intake.chatevent": ("desk_id", Kind.DESK, None),
     "intake.webhooksource": ("desk_id", Kind.DESK, None),
+    "intake.webhooksubscription": ("desk_id", Kind.DESK, None),
+    "intake.webhookdelivery": ("desk_id", Kind.DESK, None),
     "improvement.assessment": ("desk_id", Kind.DESK, Capability.MATURITY),
 }
 # Rows that hang on a ticket: read as the ticket is read, changed by those who work it.

@@ -20,9 +20,12 @@ from outcomedesk.intake.models import (
     ChatEvent,
     InboundMessage,
     Mailbox,
+    WebhookDelivery,
     WebhookSource,
+    WebhookSubscription,
 )
 from outcomedesk.intake.slack import services as chat
+from outcomedesk.intake.webhooks import outbound
 from outcomedesk.intake.webhooks import services as webhooks
 
 
@@ -146,3 +149,43 @@ class WebhookSourceAdmin(admin.ModelAdmin):
         saved = webhooks.save_webhook_source(request.user, values,
                                              source=WebhookSource.objects.get(pk=obj.pk) if change else None)
         obj.pk = saved.pk
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("name", "desk", "url", "events", "is_active")
+    list_filter = ("desk", "is_active")
+    list_select_related = ("desk",)
+
+    def save_model(self, request: HttpRequest, obj: WebhookSubscription, form: Any, change: bool) -> None:
+        fields = ("name", "desk", "url", "events", "secret_env", "is_active")
+        values = {name: form.cleaned_data[name] for name in fields if name in form.cleaned_data}
+        saved = outbound.save_subscription(request.user, values, subscription=WebhookSubscription.objects.get(
+            pk=obj.pk) if change else None)
+        obj.pk = saved.pk
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "subscription", "event", "ticket", "status", "attempts", "response_status",
+                    "next_attempt_at")
+    list_filter = ("status", "event")  # not by subscription: a filter lists its choices unrestricted
+    list_select_related = ("subscription", "ticket")
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    actions = ["redeliver"]
+
+    @admin.action(description="Send the selected deliveries again")
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        count = 0
+        for row in queryset:
+            try:
+                outbound.redeliver(request.user, row)
+                count += 1
+            except (NotAllowed, NotFound) as exc:
+                self.message_user(request, f"delivery {row.pk}: {exc.message}", messages.WARNING)
+        if count:
+            self.message_user(request, f"{count} delivery(ies) queued again", messages.SUCCESS)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        return {name: value for name, value in admin.ModelAdmin.get_actions(self, request).items()
+                if name == "redeliver"}

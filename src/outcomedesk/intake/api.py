@@ -20,6 +20,7 @@ from outcomedesk.intake.alertmanager import services as alerts
 from outcomedesk.intake.email import services
 from outcomedesk.intake.models import InboundMessage, InboundStatus
 from outcomedesk.intake.slack import services as slack
+from outcomedesk.intake.webhooks import outbound
 from outcomedesk.intake.webhooks import services as webhooks
 
 router = Router(tags=["intake"])
@@ -263,3 +264,53 @@ class WebhookOut(Schema):
              summary="A signed webhook of another system: open, comment on or resolve a ticket")
 def webhook(request: HttpRequest, slug: str, payload: WebhookIn) -> dict[str, Any]:
     return webhooks.receive(request.webhook_source, payload.dict())  # type: ignore[attr-defined]
+
+
+# --- outbound webhooks: the delivery log -----------------------------------------------------------------------
+
+class DeliveryOut(Schema):
+    id: int
+    subscription: str
+    event: str
+    ticket: str
+    created_at: datetime
+    status: str
+    attempts: int
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    response_status: int | None
+    response_body: str
+
+
+def _delivery_out(row: Any) -> dict[str, Any]:
+    return {"id": row.pk, "subscription": row.subscription.name, "event": row.event, "ticket": row.ticket.number,
+            "created_at": row.created_at, "status": row.status, "attempts": row.attempts,
+            "last_attempt_at": row.last_attempt_at, "next_attempt_at": row.next_attempt_at,
+            "delivered_at": row.delivered_at, "response_status": row.response_status,
+            "response_body": row.response_body}
+
+
+def _deliveries(request: HttpRequest) -> Any:
+    from outcomedesk.intake.models import WebhookDelivery
+
+    return policy.restrict(WebhookDelivery.objects.select_related("subscription", "ticket"), request.user,
+                           policy.VIEW)
+
+
+@router.get("/deliveries", response=list[DeliveryOut],
+            summary="Outbound webhook deliveries, newest first, 50 a page, with each one's last response")
+def list_deliveries(request: HttpRequest, status: str | None = None, page: int = Query(1, ge=1, le=10_000)
+                    ) -> list[dict[str, Any]]:
+    rows = _deliveries(request)
+    if status:
+        rows = rows.filter(status=status)
+    start = (page - 1) * PAGE
+    return [_delivery_out(row) for row in rows[start:start + PAGE]]
+
+
+@router.post("/deliveries/{delivery_id}/redeliver", response=DeliveryOut,
+             summary="Send an outbound webhook delivery again, with the same id (the desk's managers)")
+def redeliver(request: HttpRequest, delivery_id: Id) -> dict[str, Any]:
+    row = outbound.redeliver(request.user, delivery_id)
+    return _delivery_out(_deliveries(request).get(pk=row.pk))

@@ -215,3 +215,52 @@ class WebhookSource(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WebhookSubscription(models.Model):
+    """Another system told of a desk's ticket events by signed HTTP POSTs (outbound webhooks)."""
+
+    name = models.CharField(max_length=100)
+    desk = models.ForeignKey(Desk, on_delete=models.CASCADE, related_name="webhook_subscriptions")
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list, help_text="created, assigned, comment, note, state, resolved, reopened")
+    secret_env = models.CharField(max_length=100, help_text="The environment variable holding the signing secret")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["desk__name", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent (again)"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed: given up"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one subscription, written in the transaction of the change (so it is never lost), sent after
+    commit and again with backoff until the receiver answers 2xx; its log keeps the last response."""
+
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    desk = models.ForeignKey(Desk, on_delete=models.CASCADE, related_name="+")  # the subscription's, for the policy
+    event = models.CharField(max_length=20)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    payload = models.JSONField()
+    created_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="intake_delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.subscription} ({self.status})"

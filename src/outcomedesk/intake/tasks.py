@@ -22,6 +22,9 @@ def poll_mailboxes() -> int:
     queued = 0
     due = Mailbox.objects.filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now), is_active=True)
     finish_interrupted(now)
+    from outcomedesk.intake.webhooks.outbound import send_due
+
+    send_due(now)
     for pk in due.values_list("pk", flat=True):
         claimed = Mailbox.objects.filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now), pk=pk).update(
             next_poll_at=now + CLAIM)
@@ -69,3 +72,11 @@ def post_chat_reply(comment_id: int) -> None:
     from outcomedesk.intake.slack.services import post_reply
 
     post_reply(comment_id)
+
+
+@shared_task(ignore_result=True)
+def send_webhook(delivery_id: int) -> None:
+    """One attempt of an outbound webhook; a failure waits for its next attempt (`send_due`), not for Celery."""
+    from outcomedesk.intake.webhooks.outbound import send
+
+    send(delivery_id)

@@ -13,3 +13,9 @@ ticket_opened = Signal()
 # Sent inside the transaction of every comment or internal note written, after it is saved.
 # Arguments: comment (the saved Comment, its ticket loaded), now. Subscribers defer outside work to commit.
 comment_added = Signal()
+
+# Sent inside the transaction of a change people are told about (the notification events: created, assigned,
+# comment, note, state, resolved, reopened), not for imports and the demo. Arguments: event, ticket, actor (a User
+# or None), comment_id (or None), now. Subscribers write what must not be lost in this transaction and defer the
+# outside work to commit (outbound webhooks keep a delivery row, then send it).
+ticket_event = Signal()

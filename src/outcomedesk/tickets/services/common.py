@@ -18,7 +18,7 @@ from outcomedesk.core.models import Channel
 from outcomedesk.core.parsing import as_id, as_int, parse_int
 from outcomedesk.tickets import notifications, routing
 from outcomedesk.tickets.models import Category, Comment, PendingReason, State, Tag, Ticket, TicketType
-from outcomedesk.tickets.signals import ticket_changed
+from outcomedesk.tickets.signals import ticket_changed, ticket_event
 
 TITLE_MAX = 200
 EXTERNAL_REF_MAX = 100  # Ticket.external_ref's length
@@ -107,6 +107,8 @@ def _changed(ticket: Ticket, now: Any) -> None:
 def _after_commit(event: str, ticket: Ticket, actor: User | None, **extra: Any) -> None:
     if notifications.is_muted():
         return
+    ticket_event.send(sender=Ticket, event=event, ticket=ticket, actor=actor, comment_id=extra.get("comment_id"),
+                      now=ticket.updated_at)
     transaction.on_commit(
         lambda: notifications.notify(event, ticket.pk, actor.pk if actor else None, **extra)
     )
