@@ -125,3 +125,22 @@ def test_only_the_desks_managers_configure_its_mailboxes(inbox: Mailbox, world: 
         intake.save_mailbox(world.bob, {"name": "Mine now"}, mailbox=inbox)
     with pytest.raises(NotAllowed):
         intake.save_mailbox(world.hana, {"name": "Mine now"}, mailbox=inbox)
+
+
+def test_the_admin_saves_a_mailbox_through_the_service_and_shows_its_errors_beside_the_fields(world: World) -> None:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(world.root)  # a platform admin: the admin site is theirs; IT is an open desk
+    form = {"desk": world.it.pk, "name": "IT desk", "address": "it@desk.example.org", "host": "imap.example.org",
+            "port": 993, "security": "tls", "username": "it", "auth": "password", "secret_env": "my password",
+            "folder": "INBOX", "unknown_senders": "create", "is_active": "on"}
+    answer = client.post("/admin/intake/mailbox/add/", form)
+    assert answer.status_code == 200 and "name an environment variable" in answer.content.decode()
+    assert not Mailbox.objects.exists()
+    answer = client.post("/admin/intake/mailbox/add/", form | {"secret_env": "OUTCOMEDESK_IT_MAILBOX"})
+    assert answer.status_code == 302
+    assert Mailbox.objects.get().secret_env == "OUTCOMEDESK_IT_MAILBOX"
+    refused = client.post("/admin/intake/mailbox/add/", form | {"desk": world.hr.pk, "address": "hr@d.example.org",
+                                                               "secret_env": "OUTCOMEDESK_HR_MAILBOX"})
+    assert refused.status_code == 200 and Mailbox.objects.count() == 1  # HR is confidential: not theirs

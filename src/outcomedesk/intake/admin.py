@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -29,20 +30,67 @@ from outcomedesk.intake.webhooks import outbound
 from outcomedesk.intake.webhooks import services as webhooks
 
 
+class _DryRun(Exception):
+    """Rolls back a check of a configuration through its service."""
+
+
+class ConnectionAdmin(admin.ModelAdmin):
+    """An intake connection's configuration, written by its service (never by the admin's own save): the form is
+    checked by running the service in a transaction that is rolled back, so its errors show beside the fields,
+    then saved by it for real. Connections are switched off (is_active), not deleted: their logs stay."""
+
+    service_fields: tuple[str, ...] = ()
+
+    def save_with(self, actor: Any, values: dict[str, Any], stored: Any) -> Any:
+        raise NotImplementedError
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def _values(self, form: Any) -> dict[str, Any]:
+        return {name: form.cleaned_data[name] for name in self.service_fields if name in form.cleaned_data}
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        base = super().get_form(request, obj, change=change, **kwargs)
+        admin_ = self
+
+        class Checked(base):  # type: ignore[misc, valid-type]
+            def clean(self) -> Any:
+                cleaned = super().clean()
+                if self.errors:
+                    return cleaned
+                stored = type(obj).objects.get(pk=obj.pk) if obj is not None and obj.pk else None
+                try:
+                    with transaction.atomic():
+                        admin_.save_with(request.user, admin_._values(self), stored)
+                        raise _DryRun
+                except _DryRun:
+                    pass
+                except InvalidInput as exc:
+                    for field, message in exc.errors.items():
+                        self.add_error(field if field in self.fields else None, message)
+                except NotAllowed as exc:
+                    self.add_error(None, exc.message)
+                return cleaned
+
+        return Checked
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        stored = type(obj).objects.get(pk=obj.pk) if change else None
+        obj.pk = self.save_with(request.user, self._values(form), stored).pk
+
+
 @admin.register(Mailbox)
-class MailboxAdmin(admin.ModelAdmin):
+class MailboxAdmin(ConnectionAdmin):
     list_display = ("name", "address", "desk", "is_active", "last_success_at", "failures", "last_error")
     list_filter = ("desk", "is_active")
     list_select_related = ("desk",)
     readonly_fields = ("last_attempt_at", "last_success_at", "last_error", "failures", "next_poll_at")
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # a mailbox is switched off (is_active), its log stays
+    service_fields = services.MAILBOX_FIELDS
 
-    def save_model(self, request: HttpRequest, obj: Mailbox, form: Any, change: bool) -> None:
-        values = {name: form.cleaned_data[name] for name in services.MAILBOX_FIELDS if name in form.cleaned_data}
-        saved = services.save_mailbox(request.user, values, mailbox=Mailbox.objects.get(pk=obj.pk) if change else None)
-        obj.pk = saved.pk
+    def save_with(self, actor: Any, values: dict[str, Any], stored: Any) -> Any:
+        return services.save_mailbox(actor, values, mailbox=stored)
 
 
 @admin.register(InboundMessage)
@@ -83,21 +131,17 @@ class InboundMessageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AlertSource)
-class AlertSourceAdmin(admin.ModelAdmin):
+class AlertSourceAdmin(ConnectionAdmin):
     list_display = ("name", "desk", "account", "service_label", "resolve_when_cleared", "is_active", "last_received_at")
     list_filter = ("desk", "is_active")
     list_select_related = ("desk", "account")
     readonly_fields = ("last_received_at",)
     raw_id_fields = ("account",)  # a select would list every person, whichever desks they are on
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # switched off (is_active): its alerts stay with their incidents
+    service_fields = alerts.SOURCE_FIELDS
 
-    def save_model(self, request: HttpRequest, obj: AlertSource, form: Any, change: bool) -> None:
-        values = {name: form.cleaned_data[name] for name in alerts.SOURCE_FIELDS if name in form.cleaned_data}
-        saved = alerts.save_alert_source(request.user, values,
-                                         source=AlertSource.objects.get(pk=obj.pk) if change else None)
-        obj.pk = saved.pk
+    def save_with(self, actor: Any, values: dict[str, Any], stored: Any) -> Any:
+        return alerts.save_alert_source(actor, values, source=stored)
 
 
 @admin.register(Alert)
@@ -110,19 +154,15 @@ class AlertAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ChatChannel)
-class ChatChannelAdmin(admin.ModelAdmin):
+class ChatChannelAdmin(ConnectionAdmin):
     list_display = ("platform", "name", "channel_id", "desk", "is_active")
     list_filter = ("platform", "desk", "is_active")
     list_select_related = ("desk",)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # switched off (is_active): its threads stay with their tickets
+    service_fields = chat.CHANNEL_FIELDS
 
-    def save_model(self, request: HttpRequest, obj: ChatChannel, form: Any, change: bool) -> None:
-        values = {name: form.cleaned_data[name] for name in chat.CHANNEL_FIELDS if name in form.cleaned_data}
-        saved = chat.save_chat_channel(request.user, values,
-                                       channel=ChatChannel.objects.get(pk=obj.pk) if change else None)
-        obj.pk = saved.pk
+    def save_with(self, actor: Any, values: dict[str, Any], stored: Any) -> Any:
+        return chat.save_chat_channel(actor, values, channel=stored)
 
 
 @admin.register(ChatEvent)
@@ -134,35 +174,29 @@ class ChatEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(WebhookSource)
-class WebhookSourceAdmin(admin.ModelAdmin):
+class WebhookSourceAdmin(ConnectionAdmin):
     list_display = ("name", "slug", "desk", "account", "is_active", "last_received_at")
     list_filter = ("desk", "is_active")
     list_select_related = ("desk", "account")
     readonly_fields = ("last_received_at",)
     raw_id_fields = ("account",)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    service_fields = webhooks.SOURCE_FIELDS
 
-    def save_model(self, request: HttpRequest, obj: WebhookSource, form: Any, change: bool) -> None:
-        values = {name: form.cleaned_data[name] for name in webhooks.SOURCE_FIELDS if name in form.cleaned_data}
-        saved = webhooks.save_webhook_source(request.user, values,
-                                             source=WebhookSource.objects.get(pk=obj.pk) if change else None)
-        obj.pk = saved.pk
+    def save_with(self, actor: Any, values: dict[str, Any], stored: Any) -> Any:
+        return webhooks.save_webhook_source(actor, values, source=stored)
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):
+class WebhookSubscriptionAdmin(ConnectionAdmin):
     list_display = ("name", "desk", "url", "events", "is_active")
     list_filter = ("desk", "is_active")
     list_select_related = ("desk",)
 
-    def save_model(self, request: HttpRequest, obj: WebhookSubscription, form: Any, change: bool) -> None:
-        fields = ("name", "desk", "url", "events", "secret_env", "is_active")
-        values = {name: form.cleaned_data[name] for name in fields if name in form.cleaned_data}
-        saved = outbound.save_subscription(request.user, values, subscription=WebhookSubscription.objects.get(
-            pk=obj.pk) if change else None)
-        obj.pk = saved.pk
+    service_fields = outbound.SUBSCRIPTION_FIELDS
+
+    def save_with(self, actor: Any, values: dict[str, Any], stored: Any) -> Any:
+        return outbound.save_subscription(actor, values, subscription=stored)
 
 
 @admin.register(WebhookDelivery)

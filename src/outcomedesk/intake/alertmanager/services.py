@@ -19,6 +19,7 @@ from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput, NotAllowed
 from outcomedesk.core.models import Channel
+from outcomedesk.intake import configuration
 from outcomedesk.intake.models import Alert, AlertSource
 from outcomedesk.tickets import services as tickets
 from outcomedesk.tickets.models import DONE_STATES, State, Ticket, TicketType
@@ -238,42 +239,22 @@ SOURCE_FIELDS = ("name", "desk", "account", "service_label", "resolve_when_clear
 def save_alert_source(actor: Any, values: dict[str, Any], *, source: AlertSource | None = None) -> AlertSource:
     """Create or change an alert source (its desk's managers). Its account must be an agent of the desk: it opens
     and resolves the incidents, and its API token is what Alertmanager sends."""
-    from outcomedesk.accounts import policy
-    from outcomedesk.accounts.models import Desk
-
-    unknown = sorted(set(values) - set(SOURCE_FIELDS))
-    if unknown:
-        raise InvalidInput({name: "is not a field of an alert source" for name in unknown})
     row = source or AlertSource()
-    merged: dict[str, Any] = {
-        "name": row.name, "desk": row.desk_id, "account": row.account_id, "service_label": row.service_label,
-        "resolve_when_cleared": row.resolve_when_cleared, "is_active": row.is_active,
-    } | values
+    fields, desk = configuration.merged(actor, values, SOURCE_FIELDS, row, saved=source is not None,
+                                        what="alert source")
     errors: dict[str, str] = {}
-    desk = merged["desk"] if isinstance(merged["desk"], Desk) else Desk.objects.filter(pk=merged["desk"]).first()
-    if desk is None:
-        raise InvalidInput({"desk": "is required"})
-    if not policy.can(actor, policy.MANAGE, desk) or (
-            source is not None and not policy.can(actor, policy.MANAGE, source)):
-        raise NotAllowed(f"only managers of the {desk.name} desk may connect alert sources to it")
-    account = merged["account"] if isinstance(merged["account"], User) else User.objects.filter(
-        pk=merged["account"]).first()
-    if account is None or not account.is_active or not policy.can(account, policy.WORK, desk):
-        errors["account"] = f"must be an active agent of the {desk.name} desk (the integration account)"
-    elif AlertSource.objects.filter(account=account).exclude(pk=row.pk).exists():
+    account = configuration.integration_account(errors, fields["account"], desk)
+    if account is not None and AlertSource.objects.filter(account=account).exclude(pk=row.pk).exists():
         errors["account"] = f"{account} is the account of another alert source"
-    name = str(merged["name"] or "").strip()
+    name = str(fields["name"] or "").strip()
     if not name:
         errors["name"] = "is required"
     elif AlertSource.objects.filter(name__iexact=name).exclude(pk=row.pk).exists():
         errors["name"] = f"another alert source is named {name!r}"
-    label = str(merged["service_label"] or "").strip()
-    if not label:
-        errors["service_label"] = "is required"
-    if errors:
+    label = str(fields["service_label"] or "service").strip()
+    if errors or account is None:
         raise InvalidInput(errors)
-    assert account is not None
     row.name, row.desk, row.account, row.service_label = name, desk, account, label
-    row.resolve_when_cleared, row.is_active = bool(merged["resolve_when_cleared"]), bool(merged["is_active"])
+    row.resolve_when_cleared, row.is_active = bool(fields["resolve_when_cleared"]), bool(fields["is_active"])
     row.save()
     return row

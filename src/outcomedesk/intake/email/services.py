@@ -27,6 +27,7 @@ from outcomedesk.accounts.models import Desk, User
 from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.core.models import Channel
+from outcomedesk.intake import configuration
 from outcomedesk.intake.email.message import (
     Kind,
     MalformedMessage,
@@ -297,7 +298,6 @@ def _quarantined(actor: Any, row: InboundMessage | int, states: tuple[str, ...])
 
 MAILBOX_FIELDS = ("desk", "name", "address", "host", "port", "security", "username", "auth", "secret_env", "folder",
                   "unknown_senders", "is_active")
-_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,99}")
 _LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost"}
 
 
@@ -306,21 +306,11 @@ def save_mailbox(actor: Any, values: dict[str, Any], *, mailbox: Mailbox | None 
     names the variable. A connection without TLS is allowed to a server on this machine only."""
     from outcomedesk.intake.models import MailboxAuth, MailboxSecurity
 
-    unknown = sorted(set(values) - set(MAILBOX_FIELDS))
-    if unknown:
-        raise InvalidInput({name: "is not a field of a mailbox" for name in unknown})
     row = mailbox or Mailbox()
+    merged, desk_obj = configuration.merged(actor, values, MAILBOX_FIELDS, row, saved=mailbox is not None,
+                                            what="mailbox")
     errors: dict[str, str] = {}
-    merged = {name: values.get(name, getattr(row, name if name != "desk" else "desk_id", None))
-              for name in MAILBOX_FIELDS}
-    desk = merged["desk"]
-    desk_obj = desk if isinstance(desk, Desk) else Desk.objects.filter(pk=desk).first() if desk else None
-    if desk_obj is None:
-        errors["desk"] = "is required"
-    elif not policy.can(actor, policy.MANAGE, desk_obj) or (
-            mailbox is not None and not policy.can(actor, policy.MANAGE, mailbox)):
-        raise NotAllowed(f"only managers of the {desk_obj.name} desk may configure its mailboxes")
-    for name in ("name", "address", "host", "username", "secret_env"):
+    for name in ("name", "address", "host", "username"):
         merged[name] = str(merged[name] or "").strip()
         if not merged[name]:
             errors[name] = "is required"
@@ -337,8 +327,7 @@ def save_mailbox(actor: Any, values: dict[str, Any], *, mailbox: Mailbox | None 
         errors["security"] = "a password travels in clear without TLS: only to a server on this machine"
     if merged["auth"] not in MailboxAuth.values:
         errors["auth"] = f"must be one of {', '.join(MailboxAuth.values)}"
-    if merged["secret_env"] and not _ENV_NAME.fullmatch(merged["secret_env"]):
-        errors["secret_env"] = "name an environment variable (capital letters, digits and _), not the secret itself"
+    merged["secret_env"] = configuration.check_secret_env(errors, merged["secret_env"])
     if merged["unknown_senders"] not in UnknownSenders.values:
         errors["unknown_senders"] = f"must be one of {', '.join(UnknownSenders.values)}"
     if errors:

@@ -21,6 +21,7 @@ from outcomedesk.accounts.models import Desk, User
 from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.core.models import Channel
+from outcomedesk.intake import configuration
 from outcomedesk.intake.models import ChatChannel, ChatEvent, ChatPlatform, ChatThread
 from outcomedesk.intake.slack import client
 from outcomedesk.tickets import services as tickets
@@ -212,29 +213,20 @@ CHANNEL_FIELDS = ("platform", "channel_id", "name", "desk", "is_active")
 
 def save_chat_channel(actor: Any, values: dict[str, Any], *, channel: ChatChannel | None = None) -> ChatChannel:
     """Connect a chat channel to a desk, or change it (the desk's managers)."""
-    unknown = sorted(set(values) - set(CHANNEL_FIELDS))
-    if unknown:
-        raise InvalidInput({name: "is not a field of a chat channel" for name in unknown})
-    row = channel or ChatChannel()
-    merged: dict[str, Any] = {"platform": row.platform or ChatPlatform.SLACK, "channel_id": row.channel_id,
-                              "name": row.name, "desk": row.desk_id, "is_active": row.is_active} | values
-    desk = merged["desk"] if isinstance(merged["desk"], Desk) else Desk.objects.filter(pk=merged["desk"]).first()
-    if desk is None:
-        raise InvalidInput({"desk": "is required"})
-    if not policy.can(actor, policy.MANAGE, desk) or (channel is not None and not policy.can(actor, policy.MANAGE,
-                                                                                               channel)):
-        raise NotAllowed(f"only managers of the {desk.name} desk may connect chat channels to it")
+    row = channel or ChatChannel(platform=ChatPlatform.SLACK)
+    fields, desk = configuration.merged(actor, values, CHANNEL_FIELDS, row, saved=channel is not None,
+                                        what="chat channel")
     errors: dict[str, str] = {}
-    if merged["platform"] not in ChatPlatform.values:
+    if fields["platform"] not in ChatPlatform.values:
         errors["platform"] = f"must be one of {', '.join(ChatPlatform.values)}"
-    channel_id = str(merged["channel_id"] or "").strip()
+    channel_id = str(fields["channel_id"] or "").strip()
     if not channel_id:
         errors["channel_id"] = "is required (Slack: the channel's id, C0...)"
-    elif ChatChannel.objects.filter(platform=merged["platform"], channel_id=channel_id).exclude(pk=row.pk).exists():
+    elif ChatChannel.objects.filter(platform=fields["platform"], channel_id=channel_id).exclude(pk=row.pk).exists():
         errors["channel_id"] = f"{channel_id} is connected to a desk already"
     if errors:
         raise InvalidInput(errors)
-    row.platform, row.channel_id, row.name = merged["platform"], channel_id, str(merged["name"] or "").strip()[:100]
-    row.desk, row.is_active = desk, bool(merged["is_active"])
+    row.platform, row.channel_id, row.name = fields["platform"], channel_id, str(fields["name"] or "").strip()[:100]
+    row.desk, row.is_active = desk, bool(fields["is_active"])
     row.save()
     return row

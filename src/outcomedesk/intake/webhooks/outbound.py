@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +27,7 @@ from outcomedesk.accounts import policy
 from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.core.html import html_to_text
+from outcomedesk.intake import configuration
 from outcomedesk.intake.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from outcomedesk.intake.webhooks.services import sign
 from outcomedesk.tickets.models import Comment, Ticket
@@ -146,40 +148,29 @@ def redeliver(actor: Any, delivery: WebhookDelivery | int) -> WebhookDelivery:
     return row
 
 
+SUBSCRIPTION_FIELDS = ("name", "desk", "url", "events", "secret_env", "is_active")
+
+
 def save_subscription(actor: Any, values: dict[str, Any], *, subscription: WebhookSubscription | None = None
                       ) -> WebhookSubscription:
     """Create or change a subscription (its desk's managers)."""
-    import re
-
-    from outcomedesk.accounts.models import Desk
-
-    allowed = ("name", "desk", "url", "events", "secret_env", "is_active")
-    unknown = sorted(set(values) - set(allowed))
-    if unknown:
-        raise InvalidInput({name: "is not a field of a webhook subscription" for name in unknown})
     row = subscription or WebhookSubscription()
-    merged: dict[str, Any] = {"name": row.name, "desk": row.desk_id, "url": row.url, "events": row.events,
-                              "secret_env": row.secret_env, "is_active": row.is_active} | values
-    desk = merged["desk"] if isinstance(merged["desk"], Desk) else Desk.objects.filter(pk=merged["desk"]).first()
-    if desk is None:
-        raise InvalidInput({"desk": "is required"})
-    if not policy.can(actor, policy.MANAGE, desk) or (
-            subscription is not None and not policy.can(actor, policy.MANAGE, subscription)):
-        raise NotAllowed(f"only managers of the {desk.name} desk may subscribe systems to its events")
+    fields, desk = configuration.merged(actor, values, SUBSCRIPTION_FIELDS, row, saved=subscription is not None,
+                                        what="webhook subscription")
     errors: dict[str, str] = {}
-    if not str(merged["name"] or "").strip():
+    name = str(fields["name"] or "").strip()
+    if not name:
         errors["name"] = "is required"
-    url = str(merged["url"] or "").strip()
+    url = str(fields["url"] or "").strip()
     if not re.match(r"https://|http://(127\.0\.0\.1|localhost)[:/]", url):
         errors["url"] = "must be https:// (plain http only to this machine)"
-    events = merged["events"] if isinstance(merged["events"], list) else []
+    events = fields["events"] if isinstance(fields["events"], list) else []
     if not events or set(events) - set(EVENTS):
         errors["events"] = f"name one or more of {', '.join(EVENTS)}"
-    if not re.fullmatch(r"[A-Z_][A-Z0-9_]{0,99}", str(merged["secret_env"] or "")):
-        errors["secret_env"] = "name an environment variable (capital letters, digits and _), not the secret itself"
+    secret_env = configuration.check_secret_env(errors, fields["secret_env"])
     if errors:
         raise InvalidInput(errors)
-    row.name, row.desk, row.url, row.events = str(merged["name"]).strip(), desk, url, sorted(set(events))
-    row.secret_env, row.is_active = str(merged["secret_env"]), bool(merged["is_active"])
+    row.name, row.desk, row.url, row.events = name, desk, url, sorted(set(events))
+    row.secret_env, row.is_active = secret_env, bool(fields["is_active"])
     row.save()
     return row

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ from outcomedesk.accounts.models import User
 from outcomedesk.core import clock
 from outcomedesk.core.errors import AlreadyImported, InvalidInput, NotFound
 from outcomedesk.core.models import Channel
+from outcomedesk.intake import configuration
 from outcomedesk.intake.models import WebhookSource
 from outcomedesk.tickets import services as tickets
 from outcomedesk.tickets.models import State, Ticket
@@ -104,43 +106,22 @@ SOURCE_FIELDS = ("name", "slug", "desk", "account", "secret_env", "is_active")
 def save_webhook_source(actor: Any, values: dict[str, Any], *, source: WebhookSource | None = None
                         ) -> WebhookSource:
     """Create or change a webhook source (its desk's managers); its account must be an agent of the desk."""
-    import re
-
-    from outcomedesk.accounts import policy
-    from outcomedesk.accounts.models import Desk
-    from outcomedesk.core.errors import NotAllowed
-
-    unknown = sorted(set(values) - set(SOURCE_FIELDS))
-    if unknown:
-        raise InvalidInput({name: "is not a field of a webhook source" for name in unknown})
     row = source or WebhookSource()
-    merged: dict[str, Any] = {"name": row.name, "slug": row.slug, "desk": row.desk_id, "account": row.account_id,
-                              "secret_env": row.secret_env, "is_active": row.is_active} | values
-    desk = merged["desk"] if isinstance(merged["desk"], Desk) else Desk.objects.filter(pk=merged["desk"]).first()
-    if desk is None:
-        raise InvalidInput({"desk": "is required"})
-    if not policy.can(actor, policy.MANAGE, desk) or (
-            source is not None and not policy.can(actor, policy.MANAGE, source)):
-        raise NotAllowed(f"only managers of the {desk.name} desk may connect webhook sources to it")
+    fields, desk = configuration.merged(actor, values, SOURCE_FIELDS, row, saved=source is not None,
+                                        what="webhook source")
     errors: dict[str, str] = {}
-    account = merged["account"] if isinstance(merged["account"], User) else User.objects.filter(
-        pk=merged["account"]).first()
-    if account is None or not account.is_active or not policy.can(account, policy.WORK, desk):
-        errors["account"] = f"must be an active agent of the {desk.name} desk (the integration account)"
-    for name in ("name", "slug", "secret_env"):
-        merged[name] = str(merged[name] or "").strip()
-        if not merged[name]:
-            errors[name] = "is required"
-    if merged["slug"] and not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,49}", merged["slug"]):
+    account = configuration.integration_account(errors, fields["account"], desk)
+    name, slug = str(fields["name"] or "").strip(), str(fields["slug"] or "").strip()
+    if not name:
+        errors["name"] = "is required"
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,49}", slug):
         errors["slug"] = "lower-case letters, digits and dashes"
-    elif WebhookSource.objects.filter(slug=merged["slug"]).exclude(pk=row.pk).exists():
-        errors["slug"] = f"{merged['slug']!r} is another source's"
-    if merged["secret_env"] and not re.fullmatch(r"[A-Z_][A-Z0-9_]{0,99}", merged["secret_env"]):
-        errors["secret_env"] = "name an environment variable (capital letters, digits and _), not the secret itself"
-    if errors:
+    elif WebhookSource.objects.filter(slug=slug).exclude(pk=row.pk).exists():
+        errors["slug"] = f"{slug!r} is another source's"
+    secret_env = configuration.check_secret_env(errors, fields["secret_env"])
+    if errors or account is None:
         raise InvalidInput(errors)
-    assert account is not None
-    row.name, row.slug, row.desk, row.account = merged["name"], merged["slug"], desk, account
-    row.secret_env, row.is_active = merged["secret_env"], bool(merged["is_active"])
+    row.name, row.slug, row.desk, row.account, row.secret_env = name, slug, desk, account, secret_env
+    row.is_active = bool(fields["is_active"])
     row.save()
     return row
