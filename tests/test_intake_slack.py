@@ -164,3 +164,14 @@ def test_only_the_desks_managers_connect_its_channels(world: World) -> None:
     with pytest.raises(InvalidInput) as caught:
         save_chat_channel(world.dave, {"channel_id": "C0NEW", "desk": world.it})
     assert "channel_id" in caught.value.errors
+
+
+def test_an_agents_reply_is_posted_once_however_often_its_task_runs(slack: SlackApi, world: World) -> None:
+    from outcomedesk.intake.slack.services import post_reply
+
+    post_event(event("VPN drops"))
+    ticket = Ticket.objects.get()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        comment = tickets.add_comment(world.bob, ticket, "Try the new client", public=True)
+    assert post_reply(comment.pk) is False  # run again (a retry): nothing more is posted
+    assert [p["text"] for p in slack.posted()].count("*Bob Agent*: Try the new client") == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -232,6 +233,20 @@ def test_merge_cancels_the_duplicate_and_moves_its_people(world: World) -> None:
     assert world.carol in survivor.watchers.all()
     with pytest.raises(InvalidInput):
         services.merge_tickets(world.bob, original, original.number)
+
+
+def test_a_merge_tells_the_duplicates_requester_where_the_work_continues(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    original = f.make_ticket(world.alice, world.it, title="E-mail down")
+    duplicate = f.make_ticket(world.carol, world.it, title="Outlook not working")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.merge_tickets(world.bob, duplicate, original.number)
+    [told] = [m for m in mail.outbox if m.to == ["carol@example.org"] and "Merged" in m.subject]
+    assert "the work continues there" in told.body and original.number in told.body
+    assert f"/portal/tickets/{original.number}/" in told.body
+    assert told.extra_headers["Auto-Submitted"] == "auto-generated"  # auto-responders stay quiet
 
 
 def test_links_and_parents(world: World) -> None:

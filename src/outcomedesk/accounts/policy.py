@@ -331,6 +331,7 @@ TICKET_ROWS: dict[str, str] = {
     "sla.tickettarget": "ticket",
     "intake.alert": "ticket",
     "intake.chatthread": "ticket",
+    "intake.chatpost": "comment__ticket",
     "sla.escalationfiring": "target__ticket",
 }
 # Audit events name their object by type and id.

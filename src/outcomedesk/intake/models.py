@@ -264,3 +264,15 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} to {self.subscription} ({self.status})"
+
+
+class ChatPost(models.Model):
+    """An agent's reply posted to a chat thread, kept so that a task run twice posts it once."""
+
+    comment = models.OneToOneField(Comment, on_delete=models.CASCADE, related_name="+")
+    thread = models.ForeignKey(ChatThread, on_delete=models.CASCADE, related_name="posts")
+    message_ts = models.CharField(max_length=100, blank=True)
+    posted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"comment {self.comment_id} in {self.thread}"

@@ -62,6 +62,7 @@ SUBJECTS = {
     "state": "[{number}] Now {state}: {title}",
     "resolved": "[{number}] Resolved: {title}",
     "reopened": "[{number}] Reopened: {title}",
+    "merged": "[{number}] Merged into another request: {title}",
 }
 
 
@@ -118,7 +119,7 @@ def recipients(event: str, ticket: Ticket, actor_id: int | None) -> list[tuple[U
 
 
 def send(event: str, ticket_id: int, actor_id: int | None, comment_id: int | None = None) -> int:
-    ticket = Ticket.objects.select_related("requester", "assignee", "desk").filter(pk=ticket_id).first()
+    ticket = Ticket.objects.select_related("requester", "assignee", "desk", "duplicate_of").filter(pk=ticket_id).first()
     if ticket is None:
         return 0
     comment = Comment.objects.filter(pk=comment_id).first() if comment_id else None
@@ -133,6 +134,11 @@ def send(event: str, ticket_id: int, actor_id: int | None, comment_id: int | Non
             lines += [html_to_text(comment.body), ""]
         if event == "resolved" and ticket.resolution_notes:
             lines += ["Resolution:", ticket.resolution_notes, ""]
+        if event == "merged" and ticket.duplicate_of is not None:
+            survivor = ticket.duplicate_of
+            there = reverse("web:ticket" if staff else "portal:ticket", args=[survivor.number])
+            lines += [f"This is the same request as {survivor.number} ({survivor.title}): the work continues there.",
+                      f"{settings.OUTCOMEDESK_BASE_URL}{there}", ""]
         lines.append(f"{settings.OUTCOMEDESK_BASE_URL}{path}")
         lines.append("")
         lines.append("You receive this because you requested, are assigned to or watch this ticket.")

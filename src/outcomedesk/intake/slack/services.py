@@ -22,7 +22,7 @@ from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.core.models import Channel
 from outcomedesk.intake import configuration
-from outcomedesk.intake.models import ChatChannel, ChatEvent, ChatPlatform, ChatThread
+from outcomedesk.intake.models import ChatChannel, ChatEvent, ChatPlatform, ChatPost, ChatThread
 from outcomedesk.intake.slack import client
 from outcomedesk.tickets import services as tickets
 from outcomedesk.tickets.models import Comment, Ticket
@@ -193,7 +193,8 @@ def on_comment_added(comment: Comment, **_: Any) -> None:
 
 
 def post_reply(comment_id: int) -> bool:
-    """Post one agent reply to its ticket's thread (the task of `on_comment_added`)."""
+    """Post one agent reply to its ticket's thread (the task of `on_comment_added`), once: the post is recorded in
+    the transaction that makes it, so a task run again (a retry, a redelivery) finds it and posts nothing."""
     from outcomedesk.core.html import html_to_text
 
     comment = Comment.objects.select_related("author", "ticket").filter(pk=comment_id).first()
@@ -202,7 +203,16 @@ def post_reply(comment_id: int) -> bool:
     if comment is None or thread is None:
         return False
     who = comment.author.display_name or comment.author.username if comment.author else "The desk"
-    client.post(thread.channel.channel_id, thread.thread_id, f"*{who}*: {html_to_text(comment.body)}")
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                post = ChatPost.objects.create(comment=comment, thread=thread, posted_at=clock.now())
+        except IntegrityError:
+            return False  # posted already
+        # A failure here rolls the record back, and the task's retry posts it.
+        post.message_ts = client.post(thread.channel.channel_id, thread.thread_id,
+                                      f"*{who}*: {html_to_text(comment.body)}")
+        post.save(update_fields=["message_ts"])
     return True
 
 

@@ -17,6 +17,7 @@ from outcomedesk.tickets.models import (
     TicketLink,
 )
 from outcomedesk.tickets.services.common import (
+    _after_commit,
     _audit,
     _changed,
     _lock,
@@ -87,6 +88,7 @@ def merge_tickets(
         dup.save()
         audit.save()
         _changed(dup, now)
+        _after_commit("merged", dup, actor)  # its requester and watchers learn where the work continues
         followers = {dup.requester_id, *dup.watchers.values_list("pk", flat=True)} - {target.requester_id}
         target.watchers.add(*followers)
         target_audit = _audit(target, actor, channel, now)
