@@ -71,6 +71,9 @@ def test_resolving_sends_one_survey_and_one_e_mail_with_five_score_links(
     [sent] = survey_mails()
     assert sent.to == ["alice@example.org"]
     assert sent.subject == f"[{ticket.number}] How did we do? Printer & scanner"
+    # The survey never arrives before the "resolved" e-mail: the same task sends it right after.
+    subjects = [m.subject for m in mail.outbox if m.to == ["alice@example.org"]]
+    assert subjects.index(f"[{ticket.number}] Resolved: Printer & scanner") < subjects.index(sent.subject)
     html = sent.alternatives[0][0]
     for score in range(1, 6):
         link = f"https://desk.example.org/portal/survey/{survey.token}/{score}/"

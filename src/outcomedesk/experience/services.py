@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from outcomedesk.accounts import policy
@@ -69,12 +70,21 @@ def send_survey(ticket: Ticket, now: datetime) -> Survey | None:
     except IntegrityError:
         # Another transaction asked about the same resolution first.
         return Survey.objects.get(ticket=ticket, resolution_at=ticket.resolved_at)
-    if by_email:
-        from outcomedesk.experience.tasks import send_survey_email
-
-        survey_id = survey.pk
-        transaction.on_commit(lambda: send_survey_email.delay(survey_id))
+    # By e-mail, it is sent right after the "resolved" e-mail, by the same task (`after_notifications`): never
+    # before it.
     return survey
+
+
+def after_notifications(event: str, ticket_id: int, **_: Any) -> None:
+    """Once the "resolved" e-mails of a ticket are sent, send its survey by e-mail (when it is to go by e-mail)."""
+    if event != "resolved":
+        return
+    from outcomedesk.experience import notifications as survey_mail
+
+    pending = Survey.objects.filter(ticket_id=ticket_id, channel=SurveyChannel.EMAIL, responded_at__isnull=True,
+                                    resolution_at=F("ticket__resolved_at")).values_list("pk", flat=True)
+    for survey_id in pending:
+        survey_mail.send_safely(survey_id)
 
 
 # --- answering ---------------------------------------------------------------------------------------------

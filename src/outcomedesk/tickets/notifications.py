@@ -18,6 +18,7 @@ from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import User
 from outcomedesk.core.html import html_to_text
 from outcomedesk.tickets.models import Comment, Ticket
+from outcomedesk.tickets.signals import notifications_sent
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ def send(event: str, ticket_id: int, actor_id: int | None, comment_id: int | Non
         messages.append(EmailMessage(subject, "\n".join(lines), to=[user.email], headers=thread_headers(ticket.number)))
     if messages:
         get_connection().send_messages(messages)
+    notifications_sent.send(sender=Ticket, event=event, ticket_id=ticket.pk)
     return len(messages)
 
 

@@ -19,3 +19,7 @@ comment_added = Signal()
 # or None), comment_id (or None), now. Subscribers write what must not be lost in this transaction and defer the
 # outside work to commit (outbound webhooks keep a delivery row, then send it).
 ticket_event = Signal()
+
+# Sent by the notification task after it sent the e-mails of one event (in the worker, after commit).
+# Arguments: event, ticket_id. What must reach people after those e-mails (the survey after "resolved") hooks here.
+notifications_sent = Signal()
