@@ -331,6 +331,8 @@ OUTCOMEDESK_SLACK_BOT_TOKEN = env_str("OUTCOMEDESK_SLACK_BOT_TOKEN")
 OUTCOMEDESK_SLACK_API_URL = env_str("OUTCOMEDESK_SLACK_API_URL", "https://slack.com/api")
 OUTCOMEDESK_SLACK_TIMEOUT = env_int("OUTCOMEDESK_SLACK_TIMEOUT", 10)
 OUTCOMEDESK_SLACK_DESK = env_str("OUTCOMEDESK_SLACK_DESK")  # the desk of /ticket outside a connected channel
+# Microsoft Teams: the security token Teams shows once when the outgoing webhook is made (base64).
+OUTCOMEDESK_TEAMS_SECURITY_TOKEN = env_str("OUTCOMEDESK_TEAMS_SECURITY_TOKEN")
 if OUTCOMEDESK_MAIL_UNKNOWN_SENDERS not in ("create", "reject"):
     raise ConfigError(f"OUTCOMEDESK_MAIL_UNKNOWN_SENDERS={OUTCOMEDESK_MAIL_UNKNOWN_SENDERS!r} must be create or reject")
 

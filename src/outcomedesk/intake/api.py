@@ -20,6 +20,7 @@ from outcomedesk.intake.alertmanager import services as alerts
 from outcomedesk.intake.email import services
 from outcomedesk.intake.models import InboundMessage, InboundStatus
 from outcomedesk.intake.slack import services as slack
+from outcomedesk.intake.teams import services as teams
 from outcomedesk.intake.webhooks import outbound
 from outcomedesk.intake.webhooks import services as webhooks
 
@@ -314,3 +315,28 @@ def list_deliveries(request: HttpRequest, status: str | None = None, page: int =
 def redeliver(request: HttpRequest, delivery_id: Id) -> dict[str, Any]:
     row = outbound.redeliver(request.user, delivery_id)
     return _delivery_out(_deliveries(request).get(pk=row.pk))
+
+
+# --- Microsoft Teams -------------------------------------------------------------------------------------------
+
+class TeamsSignature:
+    """Teams' HMAC is the credential of its door: 401 without it."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        try:
+            teams.verify(request.headers.get("Authorization"), request.body)
+        except teams.BadSignature:
+            return None
+        return True
+
+
+@router.post("/teams", auth=TeamsSignature(), response=dict[str, Any],
+             summary="Microsoft Teams' outgoing webhook (HMAC-signed): a mention opens a ticket or adds to it")
+def teams_webhook(request: HttpRequest) -> dict[str, Any]:
+    try:
+        activity = json.loads(request.body)
+    except ValueError:
+        raise InvalidInput({"body": "is not JSON"}) from None
+    if not isinstance(activity, dict):
+        raise InvalidInput({"body": "must be a JSON object"})
+    return teams.receive(activity)
