@@ -111,10 +111,10 @@ class Deployment:
         return [m for m in self.mails() if " ".join(str(m["Subject"]).split()).endswith(f"Received: {title}")]
 
     @contextmanager
-    def serving(self, *options: str) -> Iterator[Server]:
+    def serving(self, *options: str, sigint_ignored: bool = False) -> Iterator[Server]:
         """`outcomedesk serve` on a free port until the block ends, then stopped with Ctrl+C (SIGINT)."""
         self.logs += 1
-        server = Server(self, self.folder / f"serve-{self.logs}.log", options)
+        server = Server(self, self.folder / f"serve-{self.logs}.log", options, sigint_ignored=sigint_ignored)
         try:
             yield server
             server.interrupt()
@@ -125,13 +125,16 @@ class Deployment:
 class Server:
     """A running `outcomedesk serve`, its output in a file (a pipe nobody reads would fill up and stop it)."""
 
-    def __init__(self, deployment: Deployment, log: Path, options: tuple[str, ...]) -> None:
+    def __init__(self, deployment: Deployment, log: Path, options: tuple[str, ...], *,
+                 sigint_ignored: bool = False) -> None:
         self.port = free_port()
         self.log_path = log
+        # A process a script starts in the background inherits SIGINT ignored (POSIX): serve must stop anyway.
+        ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
         with log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "outcomedesk", "serve", "--port", str(self.port), "--threads", "2", *options],
-                env=deployment.env, cwd=deployment.folder, stdout=out, stderr=subprocess.STDOUT)
+                env=deployment.env, cwd=deployment.folder, stdout=out, stderr=subprocess.STDOUT, preexec_fn=ignore)
         _wait(self._listening, "listening", 120, self.check_alive)
 
     def _listening(self) -> bool:
@@ -304,6 +307,13 @@ def test_a_task_queued_while_serve_is_stopped_runs_when_it_starts_again(deployme
               server.check_alive)
         _wait(lambda: deployment.queued() == [], "the queue emptied", 30, server.check_alive)
     assert [m["To"] for m in deployment.received("Laptop will not boot")] == ["alice@example.org"]
+
+
+def test_serve_stops_on_ctrl_c_even_when_started_with_sigint_ignored(deployment: Deployment) -> None:
+    """As `outcomedesk serve &` in a script: the shell starts it with SIGINT ignored; `kill -INT` still stops it."""
+    with deployment.serving("--no-beat", sigint_ignored=True) as server:
+        server.check_alive()
+    # serving() sent SIGINT and asserted a clean exit (0) with the background tasks stopped.
 
 
 def test_serve_without_a_worker_leaves_the_tasks_queued_for_the_next_one(deployment: Deployment,

@@ -77,13 +77,16 @@ class Command(BaseCommand):
             self.stdout.write(f"Behind a proxy: X-Forwarded-Proto/For/Host/Port trusted from {proxy['trusted_proxy']}")
         self.stdout.write(f"Outcomedesk is listening on {url} (Ctrl+C stops it)")
         # SIGTERM (systemd, docker stop) stops as Ctrl+C does: waitress finishes its requests, then the worker its
-        # tasks; the tasks it had taken but not started go back to the queue folder.
+        # tasks; the tasks it had taken but not started go back to the queue folder. SIGINT is set too: a process
+        # started in the background by a script inherits it ignored, and would not stop on Ctrl+C or `kill -INT`.
         previous = signal.signal(signal.SIGTERM, _interrupt)
+        previous_int = signal.signal(signal.SIGINT, _interrupt)
         try:
             serve(get_wsgi_application(), host=options["host"], port=options["port"], threads=options["threads"],
                   ident="outcomedesk", **proxy)
         finally:
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
             if beat is not None and beat.is_alive():
                 beat.stop()
             if worker is not None:
