@@ -20,6 +20,7 @@ from outcomedesk.accounts.models import User
 from outcomedesk.core import clock
 from outcomedesk.core.errors import AlreadyImported, InvalidInput, NotFound
 from outcomedesk.core.models import Channel
+from outcomedesk.core.parsing import as_int, is_digits
 from outcomedesk.intake import configuration
 from outcomedesk.intake.models import WebhookSource
 from outcomedesk.tickets import services as tickets
@@ -46,7 +47,8 @@ def verify(slug: str, timestamp: str | None, body: bytes, signature: str | None,
         raise BadSignature(f"no webhook source {slug!r} takes requests here")
     if not timestamp or not signature:
         raise BadSignature("X-Outcomedesk-Timestamp and X-Outcomedesk-Signature are required")
-    if not timestamp.isdigit() or abs((now if now is not None else time.time()) - int(timestamp)) > REPLAY_WINDOW:
+    sent = as_int(timestamp) if is_digits(timestamp) else None
+    if sent is None or abs((now if now is not None else time.time()) - sent) > REPLAY_WINDOW:
         raise BadSignature("the timestamp is more than five minutes from now: a replay, or a wrong clock")
     if not hmac.compare_digest(sign(secret, timestamp, body), signature):
         raise BadSignature("X-Outcomedesk-Signature does not match the body")
