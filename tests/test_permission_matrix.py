@@ -40,6 +40,8 @@ from outcomedesk.experience.models import Survey
 from outcomedesk.improvement.register import services as improvement_register
 from outcomedesk.intake.email import services as intake
 from outcomedesk.intake.models import Mailbox, WebhookDelivery, WebhookSubscription
+from outcomedesk.mail import services as outbox
+from outcomedesk.mail.models import MailTemplate
 from outcomedesk.sla import services as sla
 from outcomedesk.tickets import impact
 from outcomedesk.tickets import services as tickets
@@ -322,6 +324,16 @@ API: dict[str, Rule] = {
     "POST /api/v1/intake/teams": Rule(only(), signed_by_platform=True),
     "GET /api/v1/intake/deliveries": SIGNED,
     "POST /api/v1/intake/deliveries/{delivery_id}/redeliver": DESK_MANAGE,
+    "GET /api/v1/mail/outbox": SIGNED,
+    "GET /api/v1/mail/outbox/{mail_id}": Rule(by_variant(DESK_ROW_READERS), variants=VARIANTS),
+    "POST /api/v1/mail/outbox/{mail_id}/retry": DESK_MANAGE,
+    "POST /api/v1/mail/outbox/{mail_id}/cancel": DESK_MANAGE,
+    "GET /api/v1/mail/templates": SIGNED,
+    "POST /api/v1/mail/templates": Rule(only(*MANAGERS)),
+    "DELETE /api/v1/mail/templates/{template_id}": DESK_MANAGE,
+    "POST /api/v1/mail/templates/preview": SIGNED,  # example values only
+    "GET /api/v1/mail/preferences": SIGNED,  # one's own
+    "PUT /api/v1/mail/preferences": SIGNED,
 }
 # Forms posted with a field that names their scope (an empty form would ask for another one).
 FORM_BODIES = {"improvement:assess": {"desk": "it"}}
@@ -329,7 +341,8 @@ API_BODIES = {"POST /api/v1/maturity/{practice}": {"desk": "it"},
               "POST /api/v1/intake/alertmanager": {"groupKey": "g", "alerts": [{
                   "status": "firing", "labels": {"alertname": "X"}, "startsAt": "2026-12-01T09:00:00Z",
                   "fingerprint": "f1"}]},
-              "POST /api/v1/tickets/{number}/state": {"state": "cancelled"}}  # what a requester may do
+              "POST /api/v1/tickets/{number}/state": {"state": "cancelled"},  # what a requester may do
+              "POST /api/v1/mail/templates": {"desk": "it", "kind": "created", "subject": "s", "body": "b"}}
 API_DOCUMENTS = {"api-1:openapi-json": PUBLIC, "api-1:openapi-view": PUBLIC, "api-1:api-root": PUBLIC}
 
 # The admin site: platform admins only, and even they never reach a confidential desk's rows.
@@ -455,9 +468,23 @@ def _yesterday() -> Matrix:
             subscription=subscription, desk=ticket.desk, event="created", ticket=ticket,
             payload={"title": mark}, created_at=clock.now(), status="failed").pk
     deliveries[THEIRS] = deliveries[MINE]
+    # Outgoing e-mail and templates of IT and of HR (HR's carry the mark).
+    outgoing, templates = {}, {}
+    for variant in (MINE, SECRET):
+        ticket = by_variant[variant]
+        mark = MARK_SECRET if variant == SECRET else ""
+        [row] = outbox.queue([outbox.Draft(key=f"matrix-{variant}", kind="comment", recipient=ticket.requester,
+                                           subject=f"reply {mark}", text=f"text {mark}", desk_id=ticket.desk_id,
+                                           ticket_number=ticket.number)])
+        outgoing[variant] = row.pk
+        templates[variant] = MailTemplate.objects.create(desk=ticket.desk, kind="comment", subject=f"s {mark}",
+                                                         body=f"b {mark}", updated_at=clock.now()).pk
+    outgoing[THEIRS], templates[THEIRS] = outgoing[MINE], templates[MINE]
     params: dict[str, dict[str, Any]] = {
         "message_id": inbound,
         "delivery_id": deliveries,
+        "mail_id": outgoing,
+        "template_id": templates,
         "number": {v: t.number for v, t in by_variant.items()},
         "attachment_id": attachments,
         "impact_id": impacts,

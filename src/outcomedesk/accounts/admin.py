@@ -48,7 +48,7 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Desk)
 class DeskAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "confidential", "reopen_window_days", "is_active")
+    list_display = ("name", "slug", "confidential", "reopen_window_days", "email_from", "is_active")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [DeskMembershipInline]
 

@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from email.utils import parseaddr
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import models
+
+
+def validate_sender(value: str) -> None:
+    """An address, with or without a name: `it@example.org` or `IT Service Desk <it@example.org>`."""
+    _, address = parseaddr(value)
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ValidationError(f"{value!r} is not an e-mail address (it@example.org, or Name <it@example.org>)") \
+            from None
 
 
 class User(AbstractUser):
@@ -63,6 +76,11 @@ class Desk(models.Model):
     )
     send_surveys = models.BooleanField(
         default=True, help_text="E-mail a satisfaction survey when a ticket is resolved"
+    )
+    email_from = models.CharField(
+        max_length=254, blank=True, validators=[validate_sender],
+        help_text="Sender of the desk's e-mails, e.g. IT Service Desk <it@example.org>: its mailbox, so that replies "
+                  "come back to it. Empty: OUTCOMEDESK_EMAIL_FROM",
     )
     is_active = models.BooleanField(default=True)
 

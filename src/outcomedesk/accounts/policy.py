@@ -318,6 +318,8 @@ DESK_ROWS: dict[str, tuple[str, Kind, Capability | None]] = {
     "intake.webhooksubscription": ("desk_id", Kind.DESK, None),
     "intake.webhookdelivery": ("desk_id", Kind.DESK, None),
     "improvement.assessment": ("desk_id", Kind.DESK, Capability.MATURITY),
+    "mail.outgoingmail": ("desk_id", Kind.DESK, Capability.ADMIN_SITE),
+    "mail.mailtemplate": ("desk_id", Kind.DESK, Capability.ADMIN_SITE),
 }
 # Rows that hang on a ticket: read as the ticket is read, changed by those who work it.
 TICKET_ROWS: dict[str, str] = {

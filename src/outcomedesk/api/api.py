@@ -25,6 +25,7 @@ from outcomedesk.improvement.api import router as improvement_router
 from outcomedesk.improvement.register.api import router as improvement_register_router
 from outcomedesk.insights.api import router as insights_router
 from outcomedesk.intake.api import router as intake_router
+from outcomedesk.mail.api import router as mail_router
 from outcomedesk.sla.api import router as sla_router
 from outcomedesk.tickets.api import router as tickets_router
 
@@ -132,6 +133,7 @@ api.add_router("/maturity", improvement_router)
 api.add_router("/improvement/initiatives", improvement_register_router)
 api.add_router("/assist", assist_router)
 api.add_router("/intake", intake_router)
+api.add_router("/mail", mail_router)
 
 
 def _errors(request: HttpRequest, status: int, errors: list[dict[str, Any]]) -> HttpResponse:

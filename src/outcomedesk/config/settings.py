@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "outcomedesk.core",
     "outcomedesk.accounts",
     "outcomedesk.cmdb",
+    "outcomedesk.mail",
     "outcomedesk.tickets",
     "outcomedesk.sla",
     "outcomedesk.experience",
@@ -398,6 +399,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "outcomedesk.intake.tasks.poll_mailboxes",
         "schedule": float(min(OUTCOMEDESK_MAIL_POLL_SECONDS, 60)),
         "options": {"expires": float(min(OUTCOMEDESK_MAIL_POLL_SECONDS, 60))},
+    },
+    # E-mails the mail server refused for now (outcomedesk.mail.services: backoff per e-mail).
+    "mail-send-due": {
+        "task": "outcomedesk.mail.tasks.send_due_mail",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
     },
     "close-resolved-tickets": {
         "task": "outcomedesk.tickets.tasks.close_resolved_tickets",

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from outcomedesk.accounts import policy
@@ -28,6 +27,9 @@ from outcomedesk.experience.models import (
     Survey,
     SurveyChannel,
 )
+from outcomedesk.mail import services as mail
+from outcomedesk.mail.models import Kind as MailKind
+from outcomedesk.mail.models import OutgoingMail
 from outcomedesk.tickets import notifications
 from outcomedesk.tickets.models import State, Ticket
 
@@ -60,7 +62,7 @@ def send_survey(ticket: Ticket, now: datetime) -> Survey | None:
     existing = Survey.objects.filter(ticket=ticket, resolution_at=ticket.resolved_at).first()
     if existing is not None:
         return existing
-    by_email = bool(requester.email) and requester.email_notifications and not notifications.is_muted()
+    by_email = requester.pk in mail.receives([requester], MailKind.SURVEY) and not notifications.is_muted()
     try:
         with transaction.atomic():
             survey = Survey.objects.create(
@@ -75,16 +77,22 @@ def send_survey(ticket: Ticket, now: datetime) -> Survey | None:
     return survey
 
 
-def after_notifications(event: str, ticket_id: int, **_: Any) -> None:
-    """Once the "resolved" e-mails of a ticket are sent, send its survey by e-mail (when it is to go by e-mail)."""
+def after_notifications(event: str, ticket_id: int, rows: list[Any] | None = None, **_: Any) -> None:
+    """Once the "resolved" e-mails of a ticket are queued (and sent), queue its survey's e-mail after the
+    requester's one (when it is to go by e-mail)."""
     if event != "resolved":
         return
     from outcomedesk.experience import notifications as survey_mail
 
-    pending = Survey.objects.filter(ticket_id=ticket_id, channel=SurveyChannel.EMAIL, responded_at__isnull=True,
-                                    resolution_at=F("ticket__resolved_at")).values_list("pk", flat=True)
+    # Every survey of the ticket not e-mailed yet: the one of this resolution, and one whose "resolved" task
+    # had not run before this one (a resolution, a reopening and a resolution again within moments).
+    pending = list(Survey.objects.filter(ticket_id=ticket_id, channel=SurveyChannel.EMAIL, responded_at__isnull=True)
+                   .order_by("pk").values_list("pk", flat=True))
+    queued = set(OutgoingMail.objects.filter(key__in=[f"survey:{pk}" for pk in pending]).values_list("key", flat=True))
     for survey_id in pending:
-        survey_mail.send_safely(survey_id)
+        if f"survey:{survey_id}" in queued:
+            continue
+        survey_mail.send_safely(survey_id, rows)
 
 
 # --- answering ---------------------------------------------------------------------------------------------

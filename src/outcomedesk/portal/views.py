@@ -272,16 +272,20 @@ def attachment(request: HttpRequest, attachment_id: int) -> FileResponse:
 def preferences(request: HttpRequest) -> HttpResponse:
     """A person's own settings: ticket e-mails on or off; for agents, away (skipped by automatic assignment)."""
     from outcomedesk.accounts import services as accounts
+    from outcomedesk.mail import services as mail
+    from outcomedesk.mail.models import Kind
 
     user = _user(request)
     is_agent = policy.can(user, policy.VIEW, policy.Capability.WORKSPACE)
     if request.method == "POST":
         accounts.set_notifications(user, request.POST.get("email_notifications") == "on")
+        mail.set_preferences(user, {kind: request.POST.get(f"kind-{kind}") == "on" for kind in mail.preferences(user)})
         if is_agent:
             accounts.set_away(user, request.POST.get("away") == "on")
         messages.success(request, "Your preferences are saved.")
         return redirect("portal:preferences")
-    return render(request, "portal/preferences.html", {"is_agent": is_agent})
+    kinds = [{"kind": kind, "label": Kind(kind).label, "on": on} for kind, on in mail.preferences(user).items()]
+    return render(request, "portal/preferences.html", {"is_agent": is_agent, "kinds": kinds})
 
 
 # --- satisfaction surveys (no login: the link's token is the credential) -------------------------------------

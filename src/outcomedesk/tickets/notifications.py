@@ -1,4 +1,5 @@
-"""E-mail notifications to requester, assignee and watchers, sent by a task after the change commits."""
+"""E-mail notifications to requester, assignee and watchers: composed from the desk's templates and queued in the
+outbox (`outcomedesk.mail`) by a task after the change commits, then sent by it."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
 from django.urls import reverse
 
 from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import User
 from outcomedesk.core.html import html_to_text
+from outcomedesk.mail import composing
+from outcomedesk.mail import services as mail
+from outcomedesk.mail.models import STAFF_KINDS
 from outcomedesk.tickets.models import Comment, Ticket
 from outcomedesk.tickets.signals import notifications_sent
 
@@ -55,18 +58,6 @@ def thread_headers(number: str) -> dict[str, str]:
     return {"Message-ID": new_message_id(number), "References": thread_id(number), "In-Reply-To": thread_id(number),
             "Auto-Submitted": "auto-generated", LOOP_HEADER: mail_domain()}
 
-SUBJECTS = {
-    "created": "[{number}] Received: {title}",
-    "assigned": "[{number}] Assigned to you: {title}",
-    "comment": "[{number}] New reply: {title}",
-    "note": "[{number}] Internal note: {title}",
-    "state": "[{number}] Now {state}: {title}",
-    "resolved": "[{number}] Resolved: {title}",
-    "reopened": "[{number}] Reopened: {title}",
-    "merged": "[{number}] Merged into another request: {title}",
-}
-
-
 _muted: ContextVar[bool] = ContextVar("outcomedesk_notifications_muted", default=False)
 
 
@@ -85,69 +76,85 @@ def is_muted() -> bool:
 
 
 def notify(event: str, ticket_id: int, actor_id: int | None, comment_id: int | None = None) -> None:
-    """Queue the e-mails of one ticket event for a worker (serve's worker thread without a broker)."""
+    """Queue the e-mails of one ticket event for a worker (serve's worker thread without a broker). The key names
+    this event: the task may run twice, its e-mails are queued once."""
     from outcomedesk.tickets.tasks import send_ticket_notifications
 
     if _muted.get():
         return
 
-    send_ticket_notifications.delay(event, ticket_id, actor_id, comment_id)
+    send_ticket_notifications.delay(event, ticket_id, actor_id, comment_id, uuid.uuid4().hex)
 
 
 def recipients(event: str, ticket: Ticket, actor_id: int | None) -> list[tuple[User, bool]]:
-    """(person, is_staff) pairs to tell about `event`; never the actor, never people who opted out."""
-    staff_events = {"assigned", "note"}
+    """(person, is_staff) pairs to tell about `event`: never the actor (except the requester's confirmation of a
+    ticket they opened: it carries the number their replies thread on), only those who receive this kind."""
     people: dict[int, tuple[User, bool]] = {}
 
-    def add(user: User | None) -> None:
-        if user is None or user.pk == actor_id or not user.email or not user.email_notifications:
-            return
-        if not user.is_active:
+    def add(user: User | None, *, even_the_actor: bool = False) -> None:
+        if user is None or (user.pk == actor_id and not even_the_actor):
             return
         people[user.pk] = (user, policy.can(user, policy.WORK, ticket))
 
     if event == "assigned":
         add(ticket.assignee)
     else:
-        if event not in staff_events:
-            add(ticket.requester)
+        if event not in STAFF_KINDS:
+            add(ticket.requester, even_the_actor=event == "created")
         add(ticket.assignee)
         for watcher in ticket.watchers.all():
             add(watcher)
-    if event == "note":
-        return [(u, staff) for u, staff in people.values() if staff]
-    return list(people.values())
+    wanted = mail.receives([user for user, _ in people.values()], event)
+    return [(user, staff) for user, staff in people.values()
+            if user.pk in wanted and (staff or event not in STAFF_KINDS)]
 
 
-def send(event: str, ticket_id: int, actor_id: int | None, comment_id: int | None = None) -> int:
-    ticket = Ticket.objects.select_related("requester", "assignee", "desk", "duplicate_of").filter(pk=ticket_id).first()
+def _url(number: str, staff: bool) -> str:
+    return f"{settings.OUTCOMEDESK_BASE_URL}{reverse('web:ticket' if staff else 'portal:ticket', args=[number])}"
+
+
+def context(ticket: Ticket, user: User, staff: bool, comment: Comment | None) -> dict[str, Any]:
+    """What a template may show (composing.SAMPLE lists the same names), as plain values."""
+    values: dict[str, Any] = {
+        "ticket": {"number": ticket.number, "title": ticket.title, "state": ticket.get_state_display(),
+                   "priority": ticket.get_priority_display(), "type": ticket.get_type_display(),
+                   "desk": ticket.desk.name, "url": _url(ticket.number, staff),
+                   "resolution": ticket.resolution_notes},
+        "recipient": {"name": str(user), "email": user.email, "is_staff": staff},
+        "site": {"url": settings.OUTCOMEDESK_BASE_URL},
+    }
+    if comment is not None and (comment.is_public or staff):
+        author = comment.author
+        values["comment"] = {"text": html_to_text(comment.body), "public": comment.is_public,
+                             "author": str(author) if author else ""}
+    survivor = ticket.duplicate_of
+    if survivor is not None:
+        values["survivor"] = {"number": survivor.number, "title": survivor.title, "url": _url(survivor.number, staff)}
+    return values
+
+
+def send(event: str, ticket_id: int, actor_id: int | None, comment_id: int | None = None, key: str = "") -> int:
+    """Queue the e-mails of one event in the outbox (once per `key` and person) and send them; returns how many
+    went out now (the outbox retries the others)."""
+    ticket = (Ticket.objects.select_related("requester", "assignee", "desk", "duplicate_of")
+              .filter(pk=ticket_id).first())
     if ticket is None:
         return 0
-    comment = Comment.objects.filter(pk=comment_id).first() if comment_id else None
-    subject = SUBJECTS.get(event, SUBJECTS["state"]).format(
-        number=ticket.number, title=ticket.title, state=ticket.get_state_display().lower()
-    )
-    messages = []
+    key = key or uuid.uuid4().hex
+    comment = Comment.objects.select_related("author").filter(pk=comment_id).first() if comment_id else None
+    stored = composing.templates_for({ticket.desk_id})
+    drafts = []
     for user, staff in recipients(event, ticket, actor_id):
-        path = reverse("web:ticket", args=[ticket.number]) if staff else reverse("portal:ticket", args=[ticket.number])
-        lines = [f"{ticket.number}: {ticket.title}", f"State: {ticket.get_state_display()}", ""]
-        if comment is not None and (comment.is_public or staff):
-            lines += [html_to_text(comment.body), ""]
-        if event == "resolved" and ticket.resolution_notes:
-            lines += ["Resolution:", ticket.resolution_notes, ""]
-        if event == "merged" and ticket.duplicate_of is not None:
-            survivor = ticket.duplicate_of
-            there = reverse("web:ticket" if staff else "portal:ticket", args=[survivor.number])
-            lines += [f"This is the same request as {survivor.number} ({survivor.title}): the work continues there.",
-                      f"{settings.OUTCOMEDESK_BASE_URL}{there}", ""]
-        lines.append(f"{settings.OUTCOMEDESK_BASE_URL}{path}")
-        lines.append("")
-        lines.append("You receive this because you requested, are assigned to or watch this ticket.")
-        messages.append(EmailMessage(subject, "\n".join(lines), to=[user.email], headers=thread_headers(ticket.number)))
-    if messages:
-        get_connection().send_messages(messages)
-    notifications_sent.send(sender=Ticket, event=event, ticket_id=ticket.pk)
-    return len(messages)
+        words = composing.compose(event, ticket.desk_id, context(ticket, user, staff, comment), stored)
+        headers = thread_headers(ticket.number)
+        drafts.append(mail.Draft(
+            key=f"ticket:{key}:{user.pk}", kind=event, recipient=user, subject=words.subject, text=words.text,
+            desk_id=ticket.desk_id, ticket_number=ticket.number, sender=ticket.desk.email_from, headers=headers,
+            message_id=headers.pop("Message-ID")))
+    rows = mail.queue(drafts)
+    sent = mail.deliver([row.pk for row in rows]) if rows else 0
+    notifications_sent.send(sender=Ticket, event=event, ticket_id=ticket.pk, rows=rows)
+    return sent
 
 
 def send_safely(*args: Any) -> int:

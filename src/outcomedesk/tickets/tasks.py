@@ -8,8 +8,9 @@ from outcomedesk.tickets import notifications, services
 
 
 @shared_task(ignore_result=True)
-def send_ticket_notifications(event: str, ticket_id: int, actor_id: int | None, comment_id: int | None) -> int:
-    return notifications.send_safely(event, ticket_id, actor_id, comment_id)
+def send_ticket_notifications(event: str, ticket_id: int, actor_id: int | None, comment_id: int | None,
+                              key: str = "") -> int:
+    return notifications.send_safely(event, ticket_id, actor_id, comment_id, key)
 
 
 @shared_task(ignore_result=True)

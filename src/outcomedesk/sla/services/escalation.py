@@ -13,7 +13,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
-from outcomedesk.accounts.models import AssignmentGroup, User
+from outcomedesk.accounts.models import AssignmentGroup
 from outcomedesk.accounts.policy import Actor
 from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput
@@ -215,7 +215,7 @@ def deliver_escalations(now: datetime | None = None, *, limit: int = 500) -> int
         EscalationFiring.objects.filter(pk__in=ids).update(claimed_at=now)
     firings = EscalationFiring.objects.filter(pk__in=ids).select_related(
         "rule", "target__ticket__desk", "target__ticket__assignee", "target__ticket__group", "target__policy")
-    cache: dict[tuple[str, int], list[User]] = {}
+    cache: notifications.Cache = {}
     sent = 0
     for firing in firings.order_by("notify_after", "pk"):
         try:
