@@ -183,3 +183,27 @@ def test_alertmanager_opens_an_incident_and_resolves_it_when_the_alerts_clear(al
                                  "endsAt": instant(end)} for i in ("app1", "app2")))
     wait_for(lambda: Ticket.objects.get(pk=incident.pk).state == State.RESOLVED, "the incident resolved")
     assert set(Alert.objects.values_list("status", flat=True)) == {"resolved"}
+
+
+@pytest.mark.django_db
+def test_a_storm_is_absorbed_in_batches_one_note_per_incident(world: World) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    src = source(world)
+    [number] = alerts.receive_alerts(src.account, payload(alert(fingerprint="first"))).opened
+
+    def burst(count: int, offset: int) -> int:
+        items = [alert(fingerprint=f"f{offset + n}", instance=f"node-{offset + n}") for n in range(count)]
+        with CaptureQueriesContext(connection) as queries:
+            outcome = alerts.receive_alerts(src.account, payload(*items, alert(fingerprint="first")))
+        assert (outcome.added, outcome.repeated) == (count, 1)
+        return len(queries)
+
+    # Queries do not grow with the number of alerts in a notification: ten times the alerts, a few more inserts
+    # (SQLite takes a bulk insert in chunks of its parameter limit) and nothing per alert.
+    assert burst(200, 0) - burst(20, 1000) <= 3
+    notes = list(Comment.objects.filter(ticket__number=number).order_by("pk").values_list("body", flat=True))
+    assert len(notes) == 2  # one per notification, however many alerts joined
+    assert "Also firing (200):" in notes[0] and "... and 180 more." in notes[0]
+    assert Alert.objects.get(fingerprint="first").received == 3

@@ -66,7 +66,11 @@ def source_of(account: Any) -> AlertSource:
 
 
 def receive_alerts(account: User, payload: dict[str, Any]) -> Outcome:
-    """Apply one webhook notification of Alertmanager; all of it or none of it."""
+    """Apply one webhook notification of Alertmanager; all of it or none of it.
+
+    A storm is absorbed in batches: the notification's known alerts are read in one query, repeats counted in one
+    update, new alerts stored in one insert, and each incident gets one note for the alerts that joined it and one
+    for those that cleared (naming the first `NOTE_NAMES` of them), whatever the number of alerts."""
     source = source_of(account)
     group_key = str(payload.get("groupKey") or "")[:500]
     notices = _check(payload)
@@ -78,49 +82,106 @@ def receive_alerts(account: User, payload: dict[str, Any]) -> Outcome:
         # One notification of a source at a time: two of one group at once must not open two incidents.
         AlertSource.objects.select_for_update().filter(pk=source.pk).update(last_received_at=now)
         common = {**payload.get("commonLabels", {}), **{"externalURL": payload.get("externalURL", "")}}
-        for notice in notices:
-            _apply(source, account, group_key, notice, common, now, outcome)
+        _apply(source, account, group_key, notices, common, now, outcome)
         _close_cleared(source, account, group_key, outcome)
     return outcome
 
 
-def _apply(source: AlertSource, account: User, group_key: str, notice: Notice, common: dict[str, Any],
+NOTE_NAMES = 20  # alerts named in one note; the rest are counted
+
+
+@dataclass
+class _Batch:
+    """What one notification does, gathered before it is written."""
+
+    new: list[Alert] = field(default_factory=list)
+    changed: list[Alert] = field(default_factory=list)
+    joined: dict[int, list[str]] = field(default_factory=dict)  # ticket id -> alerts that joined it
+    cleared: dict[int, list[str]] = field(default_factory=dict)  # ticket id -> alerts that cleared
+
+
+def _apply(source: AlertSource, account: User, group_key: str, notices: list[Notice], common: dict[str, Any],
            now: datetime, outcome: Outcome) -> None:
-    known = Alert.objects.filter(source=source, fingerprint=notice.fingerprint, starts_at=notice.starts_at).first()
-    if known is not None:
-        known.received += 1
-        known.last_received_at = now
-        if notice.status == "resolved" and known.status != "resolved":
-            known.status, known.ends_at = "resolved", notice.ends_at or now
-            outcome.resolved += 1
-            _note(account, known.ticket, f"Cleared: {known.name} ({_label_text(notice.labels)}) at "
-                                         f"{known.ends_at:%Y-%m-%d %H:%M:%S %Z}.")
+    known = {(a.fingerprint, a.starts_at): a for a in Alert.objects.filter(
+        source=source, fingerprint__in={n.fingerprint for n in notices})}
+    batch = _Batch()
+    incident: Ticket | None = None
+    looked_up = False
+    for notice in notices:
+        row = known.get((notice.fingerprint, notice.starts_at))
+        if row is not None:
+            _again(row, notice, now, outcome, batch)
+            continue
+        if notice.status == "resolved":
+            outcome.ignored += 1  # cleared before we heard it fire (or from before this source existed)
+            continue
+        if not looked_up:
+            incident, looked_up = _open_incident(source, group_key), True
+        name = notice.labels.get("alertname", "alert")[:200]
+        if incident is None:
+            incident = _open(source, account, notice, common)
+            outcome.opened.append(incident.number)
         else:
-            outcome.repeated += 1
-        known.save(update_fields=["received", "last_received_at", "status", "ends_at"])
-        return
-    if notice.status == "resolved":
-        outcome.ignored += 1  # cleared before we heard it fire (or from before this source existed)
-        return
-    incident = (Ticket.objects.filter(pk__in=Alert.objects.filter(source=source, group_key=group_key)
-                                      .values("ticket_id")).exclude(state__in=DONE_STATES)
-                .order_by("-opened_at").first())
-    name = notice.labels.get("alertname", "alert")[:200]
-    if incident is None:
-        impact, urgency = SEVERITY.get(notice.labels.get("severity", "").lower(), (3, 2))
-        incident = tickets.open_ticket(
-            account, desk=source.desk, type=TicketType.INCIDENT, title=_title(notice), impact=impact,
-            urgency=urgency, description=_description(notice, common), channel=Channel.MONITORING,
-            service=_service(source, notice), door=Channel.MONITORING,
-        )
-        outcome.opened.append(incident.number)
+            outcome.added += 1
+            batch.joined.setdefault(incident.pk, []).append(f"{name} ({_label_text(notice.labels)})")
+        row = Alert(source=source, group_key=group_key, fingerprint=notice.fingerprint, ticket=incident, name=name,
+                    labels=notice.labels, status=notice.status, starts_at=notice.starts_at, ends_at=None,
+                    first_received_at=now, last_received_at=now)
+        known[(notice.fingerprint, notice.starts_at)] = row
+        batch.new.append(row)
+    Alert.objects.bulk_create(batch.new)
+    Alert.objects.bulk_update([row for row in batch.changed if row.pk], ["received", "last_received_at", "status",
+                                                                        "ends_at"])
+    _write_notes(account, batch)
+
+
+def _again(row: Alert, notice: Notice, now: datetime, outcome: Outcome, batch: _Batch) -> None:
+    """An alert heard before: counted, or cleared."""
+    row.received += 1
+    row.last_received_at = now
+    if notice.status == "resolved" and row.status != "resolved":
+        row.status, row.ends_at = "resolved", notice.ends_at or now
+        outcome.resolved += 1
+        batch.cleared.setdefault(row.ticket_id, []).append(
+            f"{row.name} ({_label_text(notice.labels)}) at {row.ends_at:%Y-%m-%d %H:%M:%S %Z}")
     else:
-        outcome.added += 1
-        _note(account, incident, f"Also firing: {name} ({_label_text(notice.labels)}).\n\n"
-                                 f"{notice.annotations.get('summary', '')}")
-    Alert.objects.create(source=source, group_key=group_key, fingerprint=notice.fingerprint, ticket=incident,
-                         name=name, labels=notice.labels, status=notice.status, starts_at=notice.starts_at,
-                         ends_at=None, first_received_at=now, last_received_at=now)
+        outcome.repeated += 1
+    if row.pk and row not in batch.changed:
+        batch.changed.append(row)
+
+
+def _open_incident(source: AlertSource, group_key: str) -> Ticket | None:
+    return (Ticket.objects.filter(pk__in=Alert.objects.filter(source=source, group_key=group_key)
+                                  .values("ticket_id")).exclude(state__in=DONE_STATES)
+            .order_by("-opened_at").first())
+
+
+def _open(source: AlertSource, account: User, notice: Notice, common: dict[str, Any]) -> Ticket:
+    impact, urgency = SEVERITY.get(notice.labels.get("severity", "").lower(), (3, 2))
+    return tickets.open_ticket(
+        account, desk=source.desk, type=TicketType.INCIDENT, title=_title(notice), impact=impact, urgency=urgency,
+        description=_description(notice, common), channel=Channel.MONITORING, service=_service(source, notice),
+        door=Channel.MONITORING,
+    )
+
+
+def _listed(prefix: str, names: list[str]) -> str:
+    shown = names[:NOTE_NAMES]
+    more = f"\n... and {len(names) - len(shown)} more." if len(names) > len(shown) else ""
+    if len(names) == 1:
+        return f"{prefix}: {names[0]}."
+    return f"{prefix} ({len(names)}):\n" + "\n".join(f"- {name}" for name in shown) + more
+
+
+def _write_notes(account: User, batch: _Batch) -> None:
+    ids = set(batch.joined) | set(batch.cleared)
+    if not ids:
+        return
+    for ticket in Ticket.objects.filter(pk__in=ids).order_by("pk"):
+        if ticket.pk in batch.joined:
+            _note(account, ticket, _listed("Also firing", batch.joined[ticket.pk]))
+        if ticket.pk in batch.cleared:
+            _note(account, ticket, _listed("Cleared", batch.cleared[ticket.pk]))
 
 
 def _close_cleared(source: AlertSource, account: User, group_key: str, outcome: Outcome) -> None:
