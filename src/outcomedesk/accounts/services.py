@@ -141,6 +141,17 @@ def create_group(desk: Desk, name: str, *, email: str = "", assignment_method: s
                                           assignment_method=assignment_method)
 
 
+def free_username(address: str) -> str:
+    """A username for a new account made from an e-mail address (intake by e-mail or chat): the address itself,
+    or the address with -2, -3... when taken."""
+    base = re.sub(r"[^\w.@+-]", "", address.lower())[:140] or "requester"
+    name, n = base, 1
+    while User.objects.filter(username__iexact=name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
 def add_to_desk(user: User, desk: Desk, role: str = "agent") -> DeskMembership:
     membership, _ = DeskMembership.objects.update_or_create(user=user, desk=desk, defaults={"role": role})
     return membership

@@ -154,16 +154,7 @@ def _sender(row: InboundMessage, parsed: ParsedMessage) -> User:
     policy_ = row.mailbox.unknown_senders if row.mailbox else settings.OUTCOMEDESK_MAIL_UNKNOWN_SENDERS
     if policy_ == UnknownSenders.REJECT:
         raise Rejected(f"{address} has no account, and the {row.desk.name} desk takes mail from its people only")
-    return accounts.create_user(_free_username(address), email=address, display_name=parsed.sender_name[:150])
-
-
-def _free_username(address: str) -> str:
-    base = re.sub(r"[^\w.@+-]", "", address.lower())[:140] or "requester"
-    name, n = base, 1
-    while User.objects.filter(username__iexact=name).exists():
-        n += 1
-        name = f"{base}-{n}"
-    return name
+    return accounts.create_user(accounts.free_username(address), email=address, display_name=parsed.sender_name[:150])
 
 
 def _thread(parsed: ParsedMessage, desk: Desk) -> Ticket | None:

@@ -146,10 +146,7 @@ def _person(slack_user: str) -> User:
         if not found.is_active:
             raise NotAllowed(f"{address} belongs to a disabled account")
         return found
-    username = address.lower()[:150]
-    while User.objects.filter(username__iexact=username).exists():
-        username = f"{address.lower()[:140]}-{User.objects.count()}"
-    return accounts.create_user(username, email=address, display_name=name[:150])
+    return accounts.create_user(accounts.free_username(address), email=address, display_name=name[:150])
 
 
 def _link(ticket: Ticket) -> str:
