@@ -31,6 +31,9 @@ SAMPLE: dict[str, Any] = {
     "survey": {"url": "https://desk.example.org/portal/survey/abc/", "closes": "6 January 2027", "links": [
         {"score": n, "label": label, "url": f"https://desk.example.org/portal/survey/abc/{n}/"}
         for n, label in ((1, "Very poor"), (2, "Poor"), (3, "Fair"), (4, "Good"), (5, "Excellent"))]},
+    "message": {"subject": "Printer", "date": "7 December 2026 09:12", "sender": "someone@example.net",
+                "reason": "someone@example.net has no account, and the IT desk takes mail from its people only"},
+    "desk": {"name": "IT"},
     "site": {"url": "https://desk.example.org"},
 }
 

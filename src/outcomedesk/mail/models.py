@@ -28,9 +28,11 @@ class Kind(models.TextChoices):
     MERGED = "merged", "Merged into another request"
     SURVEY = "survey", "Satisfaction survey"
     SLA = "sla", "Service level warnings and breaches (agents)"
+    REJECTED = "rejected", "A message the desk did not take (to its sender)"
 
 
 STAFF_KINDS = frozenset({Kind.ASSIGNED, Kind.NOTE, Kind.SLA})  # only agents receive these
+NOT_A_CHOICE = frozenset({Kind.REJECTED})  # sent to people without an account: nobody turns it off
 
 
 class MailState(models.TextChoices):

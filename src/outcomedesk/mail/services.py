@@ -28,7 +28,15 @@ from outcomedesk.accounts.models import Desk, User
 from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.mail import composing
-from outcomedesk.mail.models import STAFF_KINDS, Kind, MailPreference, MailState, MailTemplate, OutgoingMail
+from outcomedesk.mail.models import (
+    NOT_A_CHOICE,
+    STAFF_KINDS,
+    Kind,
+    MailPreference,
+    MailState,
+    MailTemplate,
+    OutgoingMail,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +53,10 @@ class Draft:
 
     key: str
     kind: str
-    recipient: User
+    recipient: User | None  # None: someone without an account (`to`), e.g. the sender of a rejected message
     subject: str
     text: str
+    to: str = ""  # the recipient's address when not given
     desk_id: int | None = None
     ticket_number: str = ""
     sender: str = ""
@@ -74,7 +83,8 @@ def preferences(user: User) -> dict[str, bool]:
     """Every kind the person may receive, with their choice."""
     staff = policy.roles(user).agent
     chosen = dict(MailPreference.objects.filter(user=user).values_list("kind", "enabled"))
-    return {kind: chosen.get(kind, True) for kind in Kind.values if staff or kind not in STAFF_KINDS}
+    return {kind: chosen.get(kind, True) for kind in Kind.values
+            if (staff or kind not in STAFF_KINDS) and kind not in NOT_A_CHOICE}
 
 
 def set_preferences(user: User, values: dict[str, Any]) -> dict[str, bool]:
@@ -108,7 +118,8 @@ def queue(drafts: list[Draft], now: datetime | None = None) -> list[OutgoingMail
     afters = dict(OutgoingMail.objects.filter(key__in=after_keys).values_list("key", "pk")) if after_keys else {}
     OutgoingMail.objects.bulk_create([
         OutgoingMail(key=d.key, kind=d.kind, desk_id=d.desk_id, ticket_number=d.ticket_number, recipient=d.recipient,
-                     to=d.recipient.email, sender=d.sender, subject=d.subject[:300], text=d.text, html=d.html,
+                     to=d.to or (d.recipient.email if d.recipient else ""), sender=d.sender,
+                     subject=d.subject[:300], text=d.text, html=d.html,
                      headers=d.headers, message_id=d.message_id or new_message_id(),
                      after_id=afters.get(d.after_key), created_at=now, next_attempt_at=now)
         for d in drafts], ignore_conflicts=True)
