@@ -88,27 +88,50 @@ def store(raw: bytes, *, desk: Desk, mailbox: Mailbox | None = None) -> tuple[In
 
 
 def process(row: InboundMessage) -> InboundMessage:
-    """Turn a stored message into what it should become; a failure quarantines it with the reason."""
-    row.attempts += 1
+    """Turn a stored message into what it should become; a failure quarantines it with the reason.
+
+    Once, however often and however many at a time call it (two polls of one mailbox, a poll and the sweep of
+    interrupted messages): the row is locked and read again in the transaction that writes what became of it, and
+    only a message still received is processed. A process killed half-way wrote nothing (the database rolls its
+    transaction back): the message is still received, and the next poll or the sweep processes it. `row` is
+    updated in place to what the database holds."""
+    parsed: ParsedMessage | None = None
+    malformed = ""
     try:
-        parsed = parse_message(original(row))
+        parsed = parse_message(original(row))  # outside the transaction: it needs no lock, and may take a while
     except MalformedMessage as exc:
-        return _finish(row, InboundStatus.QUARANTINED, exc.reason)
-    kind = classify(parsed, own_domains=notifications.mail_domain())
-    if kind != Kind.TICKETABLE or _from_our_mailbox(parsed):
-        what = {Kind.AUTO_REPLY: "an automatic reply", Kind.BOUNCE: "a delivery report (bounce)"}.get(
-            kind, "our own mail coming back (a loop)")
-        return _finish(row, InboundStatus.IGNORED, f"{what}: never a ticket, never answered")
-    try:
-        with transaction.atomic():
-            return _ticket(row, parsed)
-    except Rejected as exc:
-        return _finish(row, InboundStatus.REJECTED, str(exc))
-    except (InvalidInput, NotAllowed, NotFound) as exc:
-        return _finish(row, InboundStatus.QUARANTINED, exc.message)
-    except Exception as exc:  # one bad message must not stop the inbox: keep it for an admin, read the next
-        log.exception("intake of message %s failed", row.pk)
-        return _finish(row, InboundStatus.QUARANTINED, f"could not be processed ({type(exc).__name__}: {exc})"[:500])
+        malformed = exc.reason
+    with transaction.atomic():
+        claimed = (InboundMessage.objects.select_for_update().filter(pk=row.pk, status=InboundStatus.RECEIVED)
+                   .values_list("attempts", flat=True).first())
+        if claimed is None:  # processed meanwhile by another caller (or discarded): theirs is the outcome
+            row.refresh_from_db()
+            return row
+        row.status, row.attempts = InboundStatus.RECEIVED, claimed + 1
+        if parsed is None:
+            return _finish(row, InboundStatus.QUARANTINED, malformed)
+        kind = classify(parsed, own_domains=notifications.mail_domain())
+        if kind != Kind.TICKETABLE or _from_our_mailbox(parsed):
+            what = {Kind.AUTO_REPLY: "an automatic reply", Kind.BOUNCE: "a delivery report (bounce)"}.get(
+                kind, "our own mail coming back (a loop)")
+            return _finish(row, InboundStatus.IGNORED, f"{what}: never a ticket, never answered")
+        try:
+            with transaction.atomic():  # a savepoint: a failure undoes the ticket, not the claim
+                return _ticket(row, parsed)
+        except Rejected as exc:
+            return _finish(_undone(row), InboundStatus.REJECTED, str(exc))
+        except (InvalidInput, NotAllowed, NotFound) as exc:
+            return _finish(_undone(row), InboundStatus.QUARANTINED, exc.message)
+        except Exception as exc:  # one bad message must not stop the inbox: keep it for an admin, read the next
+            log.exception("intake of message %s failed", row.pk)
+            return _finish(_undone(row), InboundStatus.QUARANTINED,
+                           f"could not be processed ({type(exc).__name__}: {exc})"[:500])
+
+
+def _undone(row: InboundMessage) -> InboundMessage:
+    """`row` without the ticket or comment of a savepoint that was rolled back."""
+    row.ticket = row.comment = None
+    return row
 
 
 class Rejected(Exception):
@@ -266,7 +289,9 @@ def _header(raw: bytes, name: str) -> str:
 def retry(actor: Any, row: InboundMessage | int) -> InboundMessage:
     """Process a quarantined (or rejected) message again, e.g. after the desk was fixed."""
     found = _quarantined(actor, row, (InboundStatus.QUARANTINED, InboundStatus.REJECTED))
-    found.status = InboundStatus.RECEIVED
+    # Back to received in the database: `process` takes only a received message (and the sweep of interrupted
+    # messages finishes it should this process die before).
+    InboundMessage.objects.filter(pk=found.pk, status=found.status).update(status=InboundStatus.RECEIVED)
     return process(found)
 
 
