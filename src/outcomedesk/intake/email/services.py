@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from email.header import decode_header, make_header
 from pathlib import PurePath
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -321,7 +322,8 @@ def _quarantined(actor: Any, row: InboundMessage | int, states: tuple[str, ...])
 
 # --- mailboxes -----------------------------------------------------------------------------------------------
 
-MAILBOX_FIELDS = ("desk", "name", "address", "host", "port", "security", "username", "auth", "secret_env", "folder",
+MAILBOX_FIELDS = ("desk", "name", "address", "host", "port", "security", "username", "auth", "secret_env",
+                  "oauth_token_url", "oauth_client_id", "oauth_scope", "oauth_refresh_token_env", "folder",
                   "unknown_senders", "is_active")
 _LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost"}
 
@@ -353,6 +355,7 @@ def save_mailbox(actor: Any, values: dict[str, Any], *, mailbox: Mailbox | None 
     if merged["auth"] not in MailboxAuth.values:
         errors["auth"] = f"must be one of {', '.join(MailboxAuth.values)}"
     merged["secret_env"] = configuration.check_secret_env(errors, merged["secret_env"])
+    _check_oauth(errors, merged)
     if merged["unknown_senders"] not in UnknownSenders.values:
         errors["unknown_senders"] = f"must be one of {', '.join(UnknownSenders.values)}"
     if errors:
@@ -363,3 +366,33 @@ def save_mailbox(actor: Any, values: dict[str, Any], *, mailbox: Mailbox | None 
         row.folder = "INBOX"
     row.save()
     return row
+
+
+def _check_oauth(errors: dict[str, str], merged: dict[str, Any]) -> None:
+    """A token endpoint (OAuth 2.0 only) over https, or http to this machine; a client id with it; a refresh
+    token by its variable's name."""
+    from outcomedesk.intake.models import MailboxAuth
+
+    for name in ("oauth_token_url", "oauth_client_id", "oauth_scope", "oauth_refresh_token_env"):
+        merged[name] = str(merged[name] or "").strip()
+        longest: int = getattr(Mailbox._meta.get_field(name), "max_length", 0)
+        if len(merged[name]) > longest:
+            errors[name] = f"is longer than {longest} characters"
+    url = merged["oauth_token_url"]
+    if not url:
+        for name in ("oauth_client_id", "oauth_scope", "oauth_refresh_token_env"):
+            if merged[name]:
+                errors[name] = "is for a token endpoint: set the OAuth token endpoint too"
+        return
+    if merged["auth"] != MailboxAuth.XOAUTH2:
+        errors["oauth_token_url"] = "is for OAuth 2.0 (XOAUTH2) mailboxes"
+    parts = urlsplit(url)
+    if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS)) \
+            or not parts.hostname:
+        errors["oauth_token_url"] = "must be an https:// address (http:// only to a server on this machine)"
+    if not merged["oauth_client_id"]:
+        errors["oauth_client_id"] = "is required with a token endpoint"
+    refresh = merged["oauth_refresh_token_env"]
+    if refresh and not configuration.ENV_NAME.fullmatch(refresh):
+        errors["oauth_refresh_token_env"] = ("name an environment variable (capital letters, digits and _), not the "
+                                             "refresh token itself")
