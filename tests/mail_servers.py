@@ -2,9 +2,11 @@
 Maildir folders in a temporary folder, listening on a free 127.0.0.1 port (IMAP with STARTTLS, and IMAPS), in the
 foreground as a child of the tests.
 
-Mailboxes: `it-desk` and `hr-desk`, each with the password `MAILBOX_PASSWORD`. Tests put messages in with
-`append` (IMAP APPEND, the protocol a mail server's delivery agent speaks to the store) and read what intake
-left with `flags` and `folders`.
+Mailboxes: `it-desk` and `hr-desk`, each with the password `MAILBOX_PASSWORD`, or an OAuth 2.0 bearer token
+(XOAUTH2, OAUTHBEARER) that the server's own authorization server (`oauth`, tests/oauth_server.py) says is
+active for that mailbox when Dovecot asks it (token introspection). Tests put messages in with `append` (IMAP
+APPEND, the protocol a mail server's delivery agent speaks to the store) and read what intake left with `flags`
+and `folders`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 
 from tests.net import free_port
+from tests.oauth_server import OAuthServer
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 MAILBOXES = ("it-desk", "hr-desk")
@@ -38,8 +41,10 @@ class DovecotServer:
         self.host = "127.0.0.1"
         self.certificate = self.folder / "cert.pem"
         self.process: subprocess.Popen[bytes] | None = None
+        self.oauth = OAuthServer()
 
     def start(self) -> DovecotServer:
+        self.oauth.start()
         key = self.folder / "key.pem"
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
                         "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out",
@@ -57,6 +62,16 @@ class DovecotServer:
         owner = pwd.getpwnam("dovecot") if os.getuid() == 0 else me
         (self.folder / "mail").mkdir()
         os.chown(self.folder / "mail", owner.pw_uid, owner.pw_gid)
+        oauth2 = self.folder / "oauth2.conf.ext"
+        oauth2.write_text(f"""
+introspection_mode = post
+introspection_url = {self.oauth.introspection_url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+""")
+        oauth2.chmod(0o644)
         conf = self.folder / "dovecot.conf"
         conf.write_text(f"""
 protocols = imap
@@ -73,10 +88,17 @@ ssl = yes
 ssl_cert = <{self.certificate}
 ssl_key = <{key}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {users}
+}}
+# A bearer token is good when the authorization server says it is active for the user logging in.
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {oauth2}
 }}
 userdb {{
   driver = static
@@ -126,6 +148,7 @@ service imap-login {{
         raise RuntimeError(f"dovecot did not answer on 127.0.0.1:{self.port}")
 
     def stop(self) -> None:
+        self.oauth.stop()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:

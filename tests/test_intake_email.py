@@ -66,6 +66,17 @@ def test_the_same_message_twice_is_one_ticket(world: World) -> None:
     assert Ticket.objects.count() == 1 and InboundMessage.objects.count() == 1
 
 
+def test_a_message_two_pollers_process_at_once_is_one_ticket(world: World) -> None:
+    """Two polls of one mailbox (or a poll and the sweep of interrupted messages) hold the same stored message:
+    whoever comes second finds it processed, and opens nothing."""
+    ours, created = intake.store(message(), desk=world.it)
+    theirs = InboundMessage.objects.get(pk=ours.pk)  # read by the other poller before either processed it
+    assert created and intake.process(ours).status == InboundStatus.TICKETED
+    again = intake.process(theirs)
+    assert (again.status, again.ticket_id, again.attempts) == (InboundStatus.TICKETED, ours.ticket_id, 1)
+    assert Ticket.objects.count() == 1
+
+
 def test_a_message_without_message_id_is_still_received_once(world: World) -> None:
     raw = message(message_id=None)
     intake.receive(raw, desk=world.it)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -38,3 +39,23 @@ def test_a_bad_boolean_is_named(tmp_path: Path) -> None:
     result = _run(["check"], tmp_path, OUTCOMEDESK_HTTPS="maybe")
     assert result.returncode != 0
     assert "OUTCOMEDESK_HTTPS='maybe' is not a boolean" in result.stderr
+
+
+def test_with_redis_a_killed_workers_tasks_go_to_another_worker(tmp_path: Path) -> None:
+    """Acknowledged once run; put back when the pool process dies; given to another worker after the redelivery
+    time when the whole worker does (tests/test_intake_durability.py kills real ones)."""
+    code = ("import json; from django.conf import settings as s; print(json.dumps([s.CELERY_TASK_ACKS_LATE, "
+            "s.CELERY_TASK_REJECT_ON_WORKER_LOST, s.CELERY_BROKER_TRANSPORT_OPTIONS]))")
+    redis = {"CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"}
+    result = _run(["shell", "--no-imports", "-c", code], tmp_path, **redis)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [True, True, {
+        "visibility_timeout": 3600, "unacked_restore_interval": 10, "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": 300}]
+    result = _run(["shell", "--no-imports", "-c", code], tmp_path, **redis, OUTCOMEDESK_TASK_REDELIVERY_SECONDS="4",
+                  OUTCOMEDESK_BROKER_KEY_PREFIX="staging:")
+    assert json.loads(result.stdout.strip().splitlines()[-1])[2] == {
+        "visibility_timeout": 4, "unacked_restore_interval": 2, "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": 4, "global_keyprefix": "staging:"}
+    result = _run(["check"], tmp_path, **redis, OUTCOMEDESK_TASK_REDELIVERY_SECONDS="0")
+    assert result.returncode != 0 and "OUTCOMEDESK_TASK_REDELIVERY_SECONDS=0 must be 1 or more" in result.stderr

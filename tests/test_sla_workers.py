@@ -6,24 +6,15 @@ settings (tests/settings.py would keep their e-mails in their own memory) and wr
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from email import message_from_bytes
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from celery import Celery
-from django.conf import settings
 from django.core import mail
-from django.db import connection
 from django.utils import timezone
 
 from outcomedesk.accounts.policy import OPERATOR
@@ -31,16 +22,12 @@ from outcomedesk.core import clock
 from outcomedesk.sla import services as sla
 from outcomedesk.sla.models import EscalationFiring, EscalationRule, TicketTarget
 from tests import factories as f
+from tests.celery_workers import Workers
 from tests.conftest import World
 from tests.net import redis_is_up
 
 REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of its own, emptied before and after
 SWEEP = "outcomedesk.sla.tasks.sweep_targets"
-ROOT = Path(__file__).resolve().parent.parent
-MAIL_SEPARATOR = b"\n" + b"-" * 79 + b"\n"  # between the messages of Django's file-based e-mail backend
-
-
-
 
 pytestmark = [
     pytest.mark.skipif(not redis_is_up(), reason="needs Redis on 127.0.0.1:6379 for real Celery workers"),
@@ -48,98 +35,14 @@ pytestmark = [
 ]
 
 
-def _database_url() -> str:
-    """The test database (not the one the settings name) as a URL for the workers' DATABASE_URL."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{Path(db['NAME']).resolve()}"
-    assert connection.vendor == "postgresql", connection.vendor
-    login = quote(db["USER"] or "", safe="") + (f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else "")
-    return f"postgres://{login}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{quote(db['NAME'], safe='')}"
-
-
-class Workers:
-    """Celery worker processes, each the leader of its own process group so that its pool dies with it."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.mail_dir = folder / "mail"
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("OUTCOMEDESK_", "DJANGO_", "CELERY_", "DATABASE_URL"))}
-        self.env.update(
-            DJANGO_SETTINGS_MODULE="outcomedesk.config.settings",
-            DATABASE_URL=_database_url(),
-            CELERY_BROKER_URL=REDIS_URL,
-            OUTCOMEDESK_DATA_DIR=str(folder / "data"),
-            OUTCOMEDESK_SECRET_KEY=settings.SECRET_KEY,
-            OUTCOMEDESK_TIME_ZONE=settings.TIME_ZONE,
-            OUTCOMEDESK_EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
-            OUTCOMEDESK_EMAIL_FILE_PATH=str(self.mail_dir),
-            OUTCOMEDESK_LOG_LEVEL="INFO",
-        )
-        # The test's own way into the broker: a bare client app, leaving the project's app (eager) as it is.
-        self.client = Celery("outcomedesk-test-client", broker=REDIS_URL, set_as_current=False, fixups=[])
-
-    def start(self, *names: str) -> None:
-        """Start the workers `names` (in parallel) and wait until each answers a ping."""
-        for name in names:
-            log = (self.folder / f"{name}.log").open("wb")
-            command = [str(Path(sys.executable).with_name("celery")), "-A", "outcomedesk.config", "worker",
-                       "--concurrency=2", "-n", f"{name}@%h", "--loglevel=INFO", "--without-gossip",
-                       "--without-mingle"]
-            self.processes[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log,
-                                                    stderr=subprocess.STDOUT, start_new_session=True)
-            log.close()
-        waiting = set(names)
-        deadline = time.monotonic() + 30
-        while waiting:
-            self.check_alive()
-            assert time.monotonic() < deadline, f"{waiting} did not answer within 30 s\n" + "\n".join(
-                self.log(name) for name in waiting)
-            waiting -= {node.split("@")[0] for reply in self.client.control.ping(timeout=0.5) for node in reply}
-
-    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        process = self.processes.pop(name)
-        with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
-            os.killpg(process.pid, sig)
-        process.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for name in list(self.processes):
-            self.kill(name)
-        self.client.close()
-
-    def check_alive(self) -> None:
-        for name, process in self.processes.items():
-            assert process.poll() is None, f"worker {name} exited with {process.returncode}\n{self.log(name)}"
-
-    def log(self, name: str) -> str:
-        path = self.folder / f"{name}.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
-
-    def enqueue(self, task: str, times: int) -> None:
-        for _ in range(times):
-            self.client.send_task(task)
-
-    def which(self, firing_worker: str) -> str:
-        """The worker (w1, w2) whose pool process fired: `host:pid` -> the pid's process group."""
-        pid = int(firing_worker.rsplit(":", 1)[1])
-        try:
-            group = os.getpgid(pid)
-        except ProcessLookupError:
-            return f"gone ({firing_worker})"
-        return next((name for name, p in self.processes.items() if p.pid == group), f"other ({firing_worker})")
-
-    def sent_mails(self) -> list[tuple[str, str]]:
-        """(subject, to) of every e-mail the workers sent."""
-        sent = []
-        for path in sorted(self.mail_dir.glob("*.log")):
-            for chunk in path.read_bytes().split(MAIL_SEPARATOR):
-                if chunk.strip():
-                    message = message_from_bytes(chunk)
-                    sent.append((" ".join(str(message["Subject"]).split()), str(message["To"])))
-        return sent
+def _which(workers: Workers, firing_worker: str) -> str:
+    """The worker (w1, w2) whose pool process fired: `host:pid` -> the pid's process group."""
+    pid = int(firing_worker.rsplit(":", 1)[1])
+    try:
+        group = os.getpgid(pid)
+    except ProcessLookupError:
+        return f"gone ({firing_worker})"
+    return next((name for name, p in workers.processes.items() if p.pid == group), f"other ({firing_worker})")
 
 
 @pytest.fixture
@@ -148,7 +51,7 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
 
     broker = redis.Redis.from_url(REDIS_URL)
     broker.flushdb()
-    running = Workers(tmp_path)
+    running = Workers(tmp_path, REDIS_URL)
     try:
         yield running
     finally:
@@ -228,7 +131,7 @@ def test_two_workers_fire_each_escalation_once_and_mail_it_once(world: World, wo
           "all fired and notified", timeout=30, tick=(0.25, lambda: workers.enqueue(SWEEP, 2)))
 
     _assert_each_fired_and_mailed_once(pairs, workers.sent_mails(), world.dave.email)
-    split = Counter(workers.which(w) for w in EscalationFiring.objects.values_list("worker", flat=True))
+    split = Counter(_which(workers, w) for w in EscalationFiring.objects.values_list("worker", flat=True))
     print(f"firings per worker: {dict(split)}")
     assert set(split) == {"w1", "w2"}, f"firings per worker: {dict(split)}"
 

@@ -358,7 +358,7 @@ if not CELERY_BROKER_URL:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     for _folder in (OUTCOMEDESK_QUEUE_DIR, *(OUTCOMEDESK_QUEUE_DIR / name for name in ("in", "processed", "control"))):
         _folder.mkdir(mode=0o700, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         # Producers write to data_folder_out, consumers read data_folder_in: one folder, the queue.
         "data_folder_in": str(OUTCOMEDESK_QUEUE_DIR / "in"),
         "data_folder_out": str(OUTCOMEDESK_QUEUE_DIR / "in"),
@@ -372,8 +372,32 @@ if not CELERY_BROKER_URL:
     }
     # No remote control (`celery inspect`): each worker's broadcast queue would stay behind as files after it.
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+else:
+    # Redis: a task a worker took but never acknowledged (the worker was killed, its machine lost) goes back to
+    # the queue this many seconds after it was taken; a task running longer than that runs twice meanwhile, so
+    # it must exceed the longest task (training takes minutes; a retry's countdown is at most 10 minutes).
+    OUTCOMEDESK_TASK_REDELIVERY_SECONDS = env_int("OUTCOMEDESK_TASK_REDELIVERY_SECONDS", 3600)
+    if OUTCOMEDESK_TASK_REDELIVERY_SECONDS < 1:
+        raise ConfigError(f"OUTCOMEDESK_TASK_REDELIVERY_SECONDS={OUTCOMEDESK_TASK_REDELIVERY_SECONDS} must be 1 or "
+                          "more")
+    if CELERY_BROKER_URL.split(":", 1)[0] in ("redis", "rediss", "sentinel"):
+        CELERY_BROKER_TRANSPORT_OPTIONS = {
+            "visibility_timeout": OUTCOMEDESK_TASK_REDELIVERY_SECONDS,
+            # Each worker looks for such tasks every few seconds (kombu's default: every 100 s) ...
+            "unacked_restore_interval": max(1, min(10, OUTCOMEDESK_TASK_REDELIVERY_SECONDS // 2)),
+            "unacked_restore_throttle": 1,
+            # ... under a lock that a worker killed while holding it keeps for at most this long.
+            "unacked_mutex_expire": min(300, OUTCOMEDESK_TASK_REDELIVERY_SECONDS),
+        }
+        # Several installations on one Redis database: each prefixes its keys (queues, the tasks under way).
+        if env_str("OUTCOMEDESK_BROKER_KEY_PREFIX"):
+            CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("OUTCOMEDESK_BROKER_KEY_PREFIX")
 CELERY_TASK_ALWAYS_EAGER = False
+# A task is acknowledged once it ran, not when a worker takes it: a worker that dies meanwhile leaves it to be
+# run again (after OUTCOMEDESK_TASK_REDELIVERY_SECONDS on Redis). When only a worker's pool process dies (the OOM
+# killer, SIGKILL), Celery would acknowledge the task as failed: it is put back in the queue instead.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TIMEZONE = TIME_ZONE
 # Threads of the embedded worker in `outcomedesk serve` (e-mail, AI triage, SLA deliveries run there).
 OUTCOMEDESK_WORKER_THREADS = env_int("OUTCOMEDESK_WORKER_THREADS", 2)

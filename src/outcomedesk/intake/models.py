@@ -17,7 +17,7 @@ class MailboxSecurity(models.TextChoices):
 
 class MailboxAuth(models.TextChoices):
     PASSWORD = "password", "Password"
-    XOAUTH2 = "xoauth2", "OAuth 2.0 access token (XOAUTH2: Microsoft 365, Google Workspace)"
+    XOAUTH2 = "xoauth2", "OAuth 2.0 (XOAUTH2: Microsoft 365, Google Workspace)"
 
 
 class UnknownSenders(models.TextChoices):
@@ -26,8 +26,8 @@ class UnknownSenders(models.TextChoices):
 
 
 class Mailbox(models.Model):
-    """A desk's mailbox, read over IMAP. The password or token is never stored here: `secret_env` names the
-    environment variable that holds it."""
+    """A desk's mailbox, read over IMAP. The password, token or client secret is never stored here: `secret_env`
+    names the environment variable that holds it."""
 
     desk = models.ForeignKey(Desk, on_delete=models.CASCADE, related_name="mailboxes")
     name = models.CharField(max_length=100)
@@ -37,7 +37,24 @@ class Mailbox(models.Model):
     security = models.CharField(max_length=10, choices=MailboxSecurity.choices, default=MailboxSecurity.TLS)
     username = models.CharField(max_length=255)
     auth = models.CharField(max_length=10, choices=MailboxAuth.choices, default=MailboxAuth.PASSWORD)
-    secret_env = models.CharField(max_length=100, help_text="The environment variable holding the password or token")
+    secret_env = models.CharField(
+        max_length=100, help_text="The environment variable holding the password; with OAuth 2.0, the access token, "
+                                  "or the client's secret when a token endpoint is set")
+    # OAuth 2.0 (XOAUTH2) with a token endpoint: an access token is fetched from it when needed (intake/email/oauth.py).
+    oauth_token_url = models.CharField(
+        max_length=500, blank=True, verbose_name="OAuth token endpoint",
+        help_text="OAuth 2.0: where access tokens are fetched (Microsoft 365: "
+                  "https://login.microsoftonline.com/TENANT/oauth2/v2.0/token; Google: "
+                  "https://oauth2.googleapis.com/token). Empty: the environment variable holds the access token")
+    oauth_client_id = models.CharField(max_length=255, blank=True, verbose_name="OAuth client id",
+                                       help_text="The application (client) id the token endpoint knows")
+    oauth_scope = models.CharField(
+        max_length=500, blank=True, verbose_name="OAuth scope",
+        help_text="Microsoft 365: https://outlook.office365.com/.default; Google: https://mail.google.com/")
+    oauth_refresh_token_env = models.CharField(
+        max_length=100, blank=True, verbose_name="OAuth refresh token variable",
+        help_text="The environment variable holding a refresh token (the refresh token grant, e.g. Google); "
+                  "empty: the client credentials grant (e.g. Microsoft 365)")
     folder = models.CharField(max_length=255, default="INBOX")
     unknown_senders = models.CharField(max_length=10, choices=UnknownSenders.choices, default=UnknownSenders.CREATE)
     is_active = models.BooleanField(default=True)

@@ -4,7 +4,7 @@ A message is marked read only after it is stored, so a crash between the two rea
 (one per desk and Message-ID) makes the second reading a no-op. A server that cannot be reached or refuses the
 login is tried again later, waiting longer after each failure in a row (up to `MAX_BACKOFF`); the mailbox's
 health (last attempt, last success, the error, failures in a row) is what the admin, the API and the dashboard
-show.
+show. The login is a password, or an OAuth 2.0 access token (XOAUTH2: `oauth.access_token`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 
 from outcomedesk.core import clock
+from outcomedesk.intake.email import oauth
 from outcomedesk.intake.email.services import receive
 from outcomedesk.intake.models import Mailbox, MailboxAuth, MailboxSecurity
 
@@ -53,7 +54,7 @@ def poll(mailbox: Mailbox, *, now: datetime | None = None, limit: int | None = N
     result = Poll(str(mailbox))
     Mailbox.objects.filter(pk=mailbox.pk).update(last_attempt_at=now)
     try:
-        with _connect(mailbox) as client:
+        with _connect(mailbox, now) as client:
             client.select_folder(mailbox.folder)
             uids = sorted(client.search(["UNSEEN"]))[:limit]
             for start in range(0, len(uids), BATCH):
@@ -69,7 +70,7 @@ def poll(mailbox: Mailbox, *, now: datetime | None = None, limit: int | None = N
                     result.read += 1
     except DatabaseError:
         raise  # nothing could be stored: not the mailbox's failure; the task is retried
-    except (TimeoutError, MailboxError, IMAPClientError, OSError, ssl.SSLError) as exc:
+    except (TimeoutError, MailboxError, oauth.TokenError, IMAPClientError, OSError, ssl.SSLError) as exc:
         result.error = f"{type(exc).__name__}: {exc}"[:500]
         failures = mailbox.failures + 1
         wait = min(timedelta(seconds=settings.OUTCOMEDESK_MAIL_POLL_SECONDS) * 2 ** min(failures, 12), MAX_BACKOFF)
@@ -83,10 +84,12 @@ def poll(mailbox: Mailbox, *, now: datetime | None = None, limit: int | None = N
     return result
 
 
-def _connect(mailbox: Mailbox) -> Any:
+def _connect(mailbox: Mailbox, now: datetime) -> Any:
     secret = os.environ.get(mailbox.secret_env, "")
     if not secret:
         raise MailboxError(f"the environment variable {mailbox.secret_env} (the mailbox's secret) is not set")
+    # Before connecting: a token endpoint that refuses is the error, not a server that was never asked.
+    token = oauth.access_token(mailbox, secret, now=now) if mailbox.auth == MailboxAuth.XOAUTH2 else ""
     context = ssl.create_default_context(cafile=settings.OUTCOMEDESK_MAIL_CA_FILE or None)
     timeout = settings.OUTCOMEDESK_MAIL_TIMEOUT
     tls = mailbox.security == MailboxSecurity.TLS
@@ -96,7 +99,7 @@ def _connect(mailbox: Mailbox) -> Any:
         if mailbox.security == MailboxSecurity.STARTTLS:
             client.starttls(context)
         if mailbox.auth == MailboxAuth.XOAUTH2:
-            client.oauth2_login(mailbox.username, secret)
+            _oauth2_login(client, mailbox, secret, token)
         else:
             client.login(mailbox.username, secret)
     except BaseException:
@@ -105,3 +108,12 @@ def _connect(mailbox: Mailbox) -> Any:
         raise
     return client
 
+
+def _oauth2_login(client: Any, mailbox: Mailbox, secret: str, token: str) -> None:
+    try:
+        client.oauth2_login(mailbox.username, token)
+    except LoginError as exc:
+        oauth.forget(mailbox, secret)  # revoked or no longer granted: the next poll fetches a new one
+        source = (f"the access token from {mailbox.oauth_token_url}" if mailbox.oauth_token_url
+                  else f"the access token in {mailbox.secret_env} (expired?)")
+        raise MailboxError(f"the IMAP server refused {source} for {mailbox.username}: {exc}") from None

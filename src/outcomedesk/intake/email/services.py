@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from email.header import decode_header, make_header
 from pathlib import PurePath
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -88,27 +89,50 @@ def store(raw: bytes, *, desk: Desk, mailbox: Mailbox | None = None) -> tuple[In
 
 
 def process(row: InboundMessage) -> InboundMessage:
-    """Turn a stored message into what it should become; a failure quarantines it with the reason."""
-    row.attempts += 1
+    """Turn a stored message into what it should become; a failure quarantines it with the reason.
+
+    Once, however often and however many at a time call it (two polls of one mailbox, a poll and the sweep of
+    interrupted messages): the row is locked and read again in the transaction that writes what became of it, and
+    only a message still received is processed. A process killed half-way wrote nothing (the database rolls its
+    transaction back): the message is still received, and the next poll or the sweep processes it. `row` is
+    updated in place to what the database holds."""
+    parsed: ParsedMessage | None = None
+    malformed = ""
     try:
-        parsed = parse_message(original(row))
+        parsed = parse_message(original(row))  # outside the transaction: it needs no lock, and may take a while
     except MalformedMessage as exc:
-        return _finish(row, InboundStatus.QUARANTINED, exc.reason)
-    kind = classify(parsed, own_domains=notifications.mail_domain())
-    if kind != Kind.TICKETABLE or _from_our_mailbox(parsed):
-        what = {Kind.AUTO_REPLY: "an automatic reply", Kind.BOUNCE: "a delivery report (bounce)"}.get(
-            kind, "our own mail coming back (a loop)")
-        return _finish(row, InboundStatus.IGNORED, f"{what}: never a ticket, never answered")
-    try:
-        with transaction.atomic():
-            return _ticket(row, parsed)
-    except Rejected as exc:
-        return _finish(row, InboundStatus.REJECTED, str(exc))
-    except (InvalidInput, NotAllowed, NotFound) as exc:
-        return _finish(row, InboundStatus.QUARANTINED, exc.message)
-    except Exception as exc:  # one bad message must not stop the inbox: keep it for an admin, read the next
-        log.exception("intake of message %s failed", row.pk)
-        return _finish(row, InboundStatus.QUARANTINED, f"could not be processed ({type(exc).__name__}: {exc})"[:500])
+        malformed = exc.reason
+    with transaction.atomic():
+        claimed = (InboundMessage.objects.select_for_update().filter(pk=row.pk, status=InboundStatus.RECEIVED)
+                   .values_list("attempts", flat=True).first())
+        if claimed is None:  # processed meanwhile by another caller (or discarded): theirs is the outcome
+            row.refresh_from_db()
+            return row
+        row.status, row.attempts = InboundStatus.RECEIVED, claimed + 1
+        if parsed is None:
+            return _finish(row, InboundStatus.QUARANTINED, malformed)
+        kind = classify(parsed, own_domains=notifications.mail_domain())
+        if kind != Kind.TICKETABLE or _from_our_mailbox(parsed):
+            what = {Kind.AUTO_REPLY: "an automatic reply", Kind.BOUNCE: "a delivery report (bounce)"}.get(
+                kind, "our own mail coming back (a loop)")
+            return _finish(row, InboundStatus.IGNORED, f"{what}: never a ticket, never answered")
+        try:
+            with transaction.atomic():  # a savepoint: a failure undoes the ticket, not the claim
+                return _ticket(row, parsed)
+        except Rejected as exc:
+            return _finish(_undone(row), InboundStatus.REJECTED, str(exc))
+        except (InvalidInput, NotAllowed, NotFound) as exc:
+            return _finish(_undone(row), InboundStatus.QUARANTINED, exc.message)
+        except Exception as exc:  # one bad message must not stop the inbox: keep it for an admin, read the next
+            log.exception("intake of message %s failed", row.pk)
+            return _finish(_undone(row), InboundStatus.QUARANTINED,
+                           f"could not be processed ({type(exc).__name__}: {exc})"[:500])
+
+
+def _undone(row: InboundMessage) -> InboundMessage:
+    """`row` without the ticket or comment of a savepoint that was rolled back."""
+    row.ticket = row.comment = None
+    return row
 
 
 class Rejected(Exception):
@@ -257,7 +281,9 @@ def _header(raw: bytes, name: str) -> str:
 def retry(actor: Any, row: InboundMessage | int) -> InboundMessage:
     """Process a quarantined (or rejected) message again, e.g. after the desk was fixed."""
     found = _quarantined(actor, row, (InboundStatus.QUARANTINED, InboundStatus.REJECTED))
-    found.status = InboundStatus.RECEIVED
+    # Back to received in the database: `process` takes only a received message (and the sweep of interrupted
+    # messages finishes it should this process die before).
+    InboundMessage.objects.filter(pk=found.pk, status=found.status).update(status=InboundStatus.RECEIVED)
     return process(found)
 
 
@@ -287,7 +313,8 @@ def _quarantined(actor: Any, row: InboundMessage | int, states: tuple[str, ...])
 
 # --- mailboxes -----------------------------------------------------------------------------------------------
 
-MAILBOX_FIELDS = ("desk", "name", "address", "host", "port", "security", "username", "auth", "secret_env", "folder",
+MAILBOX_FIELDS = ("desk", "name", "address", "host", "port", "security", "username", "auth", "secret_env",
+                  "oauth_token_url", "oauth_client_id", "oauth_scope", "oauth_refresh_token_env", "folder",
                   "unknown_senders", "is_active")
 _LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost"}
 
@@ -319,6 +346,7 @@ def save_mailbox(actor: Any, values: dict[str, Any], *, mailbox: Mailbox | None 
     if merged["auth"] not in MailboxAuth.values:
         errors["auth"] = f"must be one of {', '.join(MailboxAuth.values)}"
     merged["secret_env"] = configuration.check_secret_env(errors, merged["secret_env"])
+    _check_oauth(errors, merged)
     if merged["unknown_senders"] not in UnknownSenders.values:
         errors["unknown_senders"] = f"must be one of {', '.join(UnknownSenders.values)}"
     if errors:
@@ -329,3 +357,33 @@ def save_mailbox(actor: Any, values: dict[str, Any], *, mailbox: Mailbox | None 
         row.folder = "INBOX"
     row.save()
     return row
+
+
+def _check_oauth(errors: dict[str, str], merged: dict[str, Any]) -> None:
+    """A token endpoint (OAuth 2.0 only) over https, or http to this machine; a client id with it; a refresh
+    token by its variable's name."""
+    from outcomedesk.intake.models import MailboxAuth
+
+    for name in ("oauth_token_url", "oauth_client_id", "oauth_scope", "oauth_refresh_token_env"):
+        merged[name] = str(merged[name] or "").strip()
+        longest: int = getattr(Mailbox._meta.get_field(name), "max_length", 0)
+        if len(merged[name]) > longest:
+            errors[name] = f"is longer than {longest} characters"
+    url = merged["oauth_token_url"]
+    if not url:
+        for name in ("oauth_client_id", "oauth_scope", "oauth_refresh_token_env"):
+            if merged[name]:
+                errors[name] = "is for a token endpoint: set the OAuth token endpoint too"
+        return
+    if merged["auth"] != MailboxAuth.XOAUTH2:
+        errors["oauth_token_url"] = "is for OAuth 2.0 (XOAUTH2) mailboxes"
+    parts = urlsplit(url)
+    if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS)) \
+            or not parts.hostname:
+        errors["oauth_token_url"] = "must be an https:// address (http:// only to a server on this machine)"
+    if not merged["oauth_client_id"]:
+        errors["oauth_client_id"] = "is required with a token endpoint"
+    refresh = merged["oauth_refresh_token_env"]
+    if refresh and not configuration.ENV_NAME.fullmatch(refresh):
+        errors["oauth_refresh_token_env"] = ("name an environment variable (capital letters, digits and _), not the "
+                                             "refresh token itself")
