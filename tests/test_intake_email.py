@@ -149,12 +149,22 @@ def test_an_unknown_sender_becomes_a_requester_by_default(world: World) -> None:
     assert not zoe.has_usable_password()
 
 
-def test_a_mailbox_may_reject_unknown_senders(world: World) -> None:
+def test_a_mailbox_may_reject_unknown_senders_with_a_reply_saying_why(
+        world: World, django_capture_on_commit_callbacks: Any) -> None:
     box = Mailbox.objects.create(desk=world.it, name="IT", address="it@desk.example.org", host="127.0.0.1",
                                  username="it", secret_env="X", unknown_senders=UnknownSenders.REJECT)
-    row = intake.receive(message(sender="zoe@example.net"), desk=world.it, mailbox=box).message
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        row = intake.receive(message(sender="zoe@example.net"), desk=world.it, mailbox=box).message
     assert row.status == InboundStatus.REJECTED and "has no account" in row.reason
     assert not Ticket.objects.exists() and not User.objects.filter(email="zoe@example.net").exists()
+    [answer] = mail.outbox
+    assert answer.to == ["zoe@example.net"] and answer.subject == "Not received: Printer on floor 3 jams"
+    assert "has no account" in answer.body and answer.extra_headers["Auto-Submitted"] == "auto-replied"
+    assert answer.extra_headers["In-Reply-To"] == "<m1@mail.example.org>"
+    with django_capture_on_commit_callbacks(execute=True):  # the same message again: no second answer
+        intake.receive(message(sender="zoe@example.net"), desk=world.it, mailbox=box)
+    assert len(mail.outbox) == 1
 
 
 def test_a_disabled_account_cannot_open_tickets_by_mail(world: World) -> None:

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
+from django.utils import formats, timezone
 
 from outcomedesk.accounts import policy
 from outcomedesk.accounts import services as accounts
@@ -39,6 +40,9 @@ from outcomedesk.intake.email.message import (
     ticket_number_in,
 )
 from outcomedesk.intake.models import InboundMessage, InboundStatus, Mailbox, UnknownSenders
+from outcomedesk.mail import composing
+from outcomedesk.mail import services as mail
+from outcomedesk.mail.models import Kind as MailKind
 from outcomedesk.tickets import notifications
 from outcomedesk.tickets import services as tickets
 from outcomedesk.tickets.models import DONE_STATES, Ticket
@@ -120,13 +124,33 @@ def process(row: InboundMessage) -> InboundMessage:
             with transaction.atomic():  # a savepoint: a failure undoes the ticket, not the claim
                 return _ticket(row, parsed)
         except Rejected as exc:
-            return _finish(_undone(row), InboundStatus.REJECTED, str(exc))
+            done = _finish(_undone(row), InboundStatus.REJECTED, str(exc))
+            _answer_rejected(done, parsed.sender)
+            return done
         except (InvalidInput, NotAllowed, NotFound) as exc:
             return _finish(_undone(row), InboundStatus.QUARANTINED, exc.message)
         except Exception as exc:  # one bad message must not stop the inbox: keep it for an admin, read the next
             log.exception("intake of message %s failed", row.pk)
             return _finish(_undone(row), InboundStatus.QUARANTINED,
                            f"could not be processed ({type(exc).__name__}: {exc})"[:500])
+
+
+def _answer_rejected(row: InboundMessage, address: str) -> None:
+    """Tell the sender of a rejected message why, once (RFC 3834: marked auto-replied, in reply to their message),
+    through the outbox after commit."""
+    if not address:
+        return
+    values = {"message": {"subject": row.subject or "(no subject)", "sender": address, "reason": row.reason,
+                          "date": formats.date_format(timezone.localtime(row.received_at), "j F Y H:i")},
+              "desk": {"name": row.desk.name}, "site": {"url": settings.OUTCOMEDESK_BASE_URL}}
+    words = composing.compose(MailKind.REJECTED, row.desk_id, values)
+    headers = {"Auto-Submitted": "auto-replied", notifications.LOOP_HEADER: notifications.mail_domain()}
+    if row.message_id:
+        headers |= {"In-Reply-To": f"<{row.message_id.strip('<>')}>", "References": f"<{row.message_id.strip('<>')}>"}
+    queued = mail.queue([mail.Draft(key=f"rejected:{row.pk}", kind=MailKind.REJECTED, recipient=None, to=address,
+                                    subject=words.subject, text=words.text, desk_id=row.desk_id,
+                                    sender=row.desk.email_from, headers=headers)])
+    mail.deliver_after_commit(queued)
 
 
 def _undone(row: InboundMessage) -> InboundMessage:
