@@ -167,7 +167,7 @@ def test_only_the_desks_managers_connect_its_channels(world: World) -> None:
 
 
 def test_an_agents_reply_is_posted_once_however_often_its_task_runs(slack: SlackApi, world: World) -> None:
-    from outcomedesk.intake.slack.services import post_reply
+    from outcomedesk.intake.chat import post_reply
 
     post_event(event("VPN drops"))
     ticket = Ticket.objects.get()

@@ -63,6 +63,13 @@ def test_a_mention_opens_a_ticket_and_a_later_one_in_the_thread_adds_to_it(teams
     assert "Still nothing after a restart" in Comment.objects.get(ticket=ticket).body
 
 
+def test_a_mention_inside_a_thread_without_a_ticket_opens_one_for_the_whole_thread(teams: None) -> None:
+    post(activity("The door badge reader is dead", message_id="1700000000500", thread="1700000000400"))
+    ticket = Ticket.objects.get()
+    answer = post(activity("Still dead", message_id="1700000000600", thread="1700000000400"))
+    assert answer.json()["text"] == f"Added to {ticket.number}." and Ticket.objects.count() == 1
+
+
 def test_someone_unknown_is_asked_to_sign_in_once(teams: None) -> None:
     answer = post(activity("Help", aad="aad-stranger"))
     assert "sign in to the service desk once" in answer.json()["text"] and not Ticket.objects.exists()

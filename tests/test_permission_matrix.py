@@ -322,6 +322,7 @@ API: dict[str, Rule] = {
     "POST /api/v1/intake/slack/command": Rule(only(), signed_by_platform=True),
     "POST /api/v1/intake/webhooks/{slug}": Rule(only(), signed_by_platform=True),
     "POST /api/v1/intake/teams": Rule(only(), signed_by_platform=True),
+    "POST /api/v1/intake/teams/bot": Rule(only(), signed_by_platform=True),  # the Bot Connector's token only
     "GET /api/v1/intake/deliveries": SIGNED,
     "POST /api/v1/intake/deliveries/{delivery_id}/redeliver": DESK_MANAGE,
     "GET /api/v1/mail/outbox": SIGNED,

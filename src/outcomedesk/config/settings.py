@@ -334,6 +334,17 @@ OUTCOMEDESK_SLACK_TIMEOUT = env_int("OUTCOMEDESK_SLACK_TIMEOUT", 10)
 OUTCOMEDESK_SLACK_DESK = env_str("OUTCOMEDESK_SLACK_DESK")  # the desk of /ticket outside a connected channel
 # Microsoft Teams: the security token Teams shows once when the outgoing webhook is made (base64).
 OUTCOMEDESK_TEAMS_SECURITY_TOKEN = env_str("OUTCOMEDESK_TEAMS_SECURITY_TOKEN")
+# Microsoft Teams through a Bot Framework bot (Azure Bot): its Microsoft App ID (the audience of the Bot Connector's
+# tokens), its client secret, and its tenant (botframework.com for a multi-tenant bot, else the tenant's id). The
+# OpenID metadata, token endpoint and timeout are Microsoft's own unless testing (the tests run local servers).
+OUTCOMEDESK_TEAMS_APP_ID = env_str("OUTCOMEDESK_TEAMS_APP_ID")
+OUTCOMEDESK_TEAMS_APP_PASSWORD = env_str("OUTCOMEDESK_TEAMS_APP_PASSWORD")
+OUTCOMEDESK_TEAMS_APP_TENANT = env_str("OUTCOMEDESK_TEAMS_APP_TENANT") or "botframework.com"
+OUTCOMEDESK_TEAMS_OPENID_URL = env_str("OUTCOMEDESK_TEAMS_OPENID_URL",
+                                       "https://login.botframework.com/v1/.well-known/openidconfiguration")
+OUTCOMEDESK_TEAMS_TOKEN_URL = env_str(
+    "OUTCOMEDESK_TEAMS_TOKEN_URL", f"https://login.microsoftonline.com/{OUTCOMEDESK_TEAMS_APP_TENANT}/oauth2/v2.0/token")
+OUTCOMEDESK_TEAMS_TIMEOUT = env_int("OUTCOMEDESK_TEAMS_TIMEOUT", 10)
 if OUTCOMEDESK_MAIL_UNKNOWN_SENDERS not in ("create", "reject"):
     raise ConfigError(f"OUTCOMEDESK_MAIL_UNKNOWN_SENDERS={OUTCOMEDESK_MAIL_UNKNOWN_SENDERS!r} must be create or reject")
 

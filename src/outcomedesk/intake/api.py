@@ -1,6 +1,7 @@
 """Intake endpoints, under /api/v1/intake: the health of each mailbox, the log of inbound mail with its
-quarantine (retry, discard), and a message's original bytes. Thin doors onto `intake.email.services`; every read
-passes through the access policy, so a confidential desk's mail stays with its members."""
+quarantine (retry, discard), and a message's original bytes; the doors of Alertmanager, Slack, Teams and signed
+webhooks; the log of outbound webhooks. Thin doors onto each channel's services; every read passes through the
+access policy, so a confidential desk's mail stays with its members."""
 
 from __future__ import annotations
 
@@ -340,3 +341,36 @@ def teams_webhook(request: HttpRequest) -> dict[str, Any]:
     if not isinstance(activity, dict):
         raise InvalidInput({"body": "must be a JSON object"})
     return teams.receive(activity)
+
+
+class BotConnectorToken:
+    """The Bot Connector's signed token is the credential of the Teams bot's door (no API token, no session): 401
+    naming what is wrong without it. The token is checked against the activity it came with (its serviceUrl and
+    channelId), so the body is read here; a body that is no activity is the door's 400, once the token passed."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        from outcomedesk.intake.teams import botauth
+
+        try:
+            activity = json.loads(request.body)
+        except ValueError:
+            activity = None
+        return botauth.verify(request.headers.get("Authorization"),
+                              activity if isinstance(activity, dict) else {}) or True
+
+
+@router.post("/teams/bot", auth=BotConnectorToken(), response=dict[str, Any],
+             summary="Microsoft Teams' bot (Bot Framework activities, with the Bot Connector's token): a mention "
+                     "opens a ticket, a message in its thread adds to it; the bot answers in the thread",
+             openapi_extra={"responses": {503: {
+                 "description": "The Bot Connector's signing keys cannot be read (none kept yet): try again",
+                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}}})
+def teams_bot(request: HttpRequest) -> dict[str, Any]:
+    try:
+        activity = json.loads(request.body)
+    except ValueError:
+        raise InvalidInput({"body": "is not JSON"}) from None
+    if not isinstance(activity, dict):
+        raise InvalidInput({"body": "must be a JSON object (a Bot Framework activity)"})
+    teams.accept_activity(activity)
+    return {}

@@ -7,7 +7,7 @@ class IntakeConfig(AppConfig):
     verbose_name = "Intake"
 
     def ready(self) -> None:
-        from outcomedesk.intake.slack.services import on_comment_added
+        from outcomedesk.intake.chat import on_comment_added
         from outcomedesk.intake.webhooks.outbound import on_ticket_event
         from outcomedesk.tickets.signals import comment_added, ticket_event
 

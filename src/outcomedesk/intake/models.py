@@ -184,8 +184,12 @@ class ChatThread(models.Model):
     """The chat thread of a ticket: replies in it are comments, agents' public replies are posted to it."""
 
     channel = models.ForeignKey(ChatChannel, on_delete=models.CASCADE, related_name="threads")
-    thread_id = models.CharField(max_length=100, help_text="Slack: the ts of the thread's first message")
+    thread_id = models.CharField(max_length=100, help_text="The id of the thread's first message (Slack: its ts)")
     ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="chat_thread")
+    # Teams through the bot only (an outgoing webhook can only answer, never post later): where posts go.
+    service_url = models.CharField(max_length=300, blank=True, help_text="Teams bot: the Bot Connector's address")
+    conversation_id = models.CharField(max_length=300, blank=True,
+                                       help_text="Teams bot: the thread's conversation (…;messageid=…)")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "thread_id"], name="intake_chat_thread_once")]
@@ -206,6 +210,7 @@ class ChatEvent(models.Model):
     handled_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=300, blank=True)
     ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    answer = models.TextField(blank=True, help_text="Teams bot: the answer posted in the conversation")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["platform", "event_id"], name="intake_chat_event_once")]
@@ -284,12 +289,19 @@ class WebhookDelivery(models.Model):
 
 
 class ChatPost(models.Model):
-    """An agent's reply posted to a chat thread, kept so that a task run twice posts it once."""
+    """A message the desk posted to chat: an agent's reply in a ticket's thread (`comment`), or the Teams bot's
+    answer to a message (`event`); kept so that a task run twice posts it once."""
 
-    comment = models.OneToOneField(Comment, on_delete=models.CASCADE, related_name="+")
-    thread = models.ForeignKey(ChatThread, on_delete=models.CASCADE, related_name="posts")
-    message_ts = models.CharField(max_length=100, blank=True)
+    comment = models.OneToOneField(Comment, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    event = models.OneToOneField(ChatEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    thread = models.ForeignKey(ChatThread, null=True, blank=True, on_delete=models.CASCADE, related_name="posts")
+    message_ts = models.CharField(max_length=100, blank=True, help_text="The platform's id of the posted message")
     posted_at = models.DateTimeField()
 
+    class Meta:
+        constraints = [models.CheckConstraint(
+            condition=models.Q(comment__isnull=False, event__isnull=True)
+            | models.Q(comment__isnull=True, event__isnull=False), name="intake_chat_post_of_one")]
+
     def __str__(self) -> str:
-        return f"comment {self.comment_id} in {self.thread}"
+        return f"comment {self.comment_id}" if self.comment_id else f"answer to chat event {self.event_id}"

@@ -1,4 +1,5 @@
-"""Intake's background work: polling the mailboxes (Celery beat, or the embedded beat of `serve`)."""
+"""Intake's background work: polling the mailboxes (Celery beat, or the embedded beat of `serve`), handling chat
+messages and posting to chat, sending outbound webhooks."""
 
 from __future__ import annotations
 
@@ -61,6 +62,13 @@ def finish_interrupted(now: datetime | None = None) -> int:
 @shared_task(ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=600, max_retries=8)
 def handle_chat_event(event_id: int) -> None:
     """Do what a kept chat event asks (Slack unreachable, or the database: retried with backoff)."""
+    from outcomedesk.intake.models import ChatEvent, ChatPlatform
+
+    if ChatEvent.objects.filter(pk=event_id, platform=ChatPlatform.TEAMS).exists():
+        from outcomedesk.intake.teams.services import handle as handle_teams
+
+        handle_teams(event_id)
+        return
     from outcomedesk.intake.slack.services import handle
 
     handle(event_id)
@@ -69,9 +77,18 @@ def handle_chat_event(event_id: int) -> None:
 @shared_task(ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=600, max_retries=8)
 def post_chat_reply(comment_id: int) -> None:
     """Post an agent's public reply to its ticket's chat thread."""
-    from outcomedesk.intake.slack.services import post_reply
+    from outcomedesk.intake.chat import post_reply
 
     post_reply(comment_id)
+
+
+@shared_task(ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=600, max_retries=8)
+def post_chat_answer(event_id: int) -> None:
+    """Post the Teams bot's answer to a message it handled (the Bot Connector or the token endpoint unreachable:
+    retried with backoff)."""
+    from outcomedesk.intake.teams.services import post_answer
+
+    post_answer(event_id)
 
 
 @shared_task(ignore_result=True)

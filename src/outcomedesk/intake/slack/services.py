@@ -2,7 +2,7 @@
 and answer within Slack's three seconds; a background task (`handle`) does the work: a message in a desk's
 channel opens a ticket as its author (found by e-mail address), a reply in the ticket's thread is a comment on
 it, `/ticket <text>` opens one from anywhere. Agents' public replies are posted back to the thread
-(`on_comment_added`). The person who wrote acts, through `tickets.services` and the access policy.
+(`intake.chat`). The person who wrote acts, through `tickets.services` and the access policy.
 """
 
 from __future__ import annotations
@@ -15,17 +15,16 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from outcomedesk.accounts import policy
 from outcomedesk.accounts import services as accounts
 from outcomedesk.accounts.models import Desk, User
 from outcomedesk.core import clock
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.core.models import Channel
 from outcomedesk.intake import configuration
-from outcomedesk.intake.models import ChatChannel, ChatEvent, ChatPlatform, ChatPost, ChatThread
+from outcomedesk.intake.models import ChatChannel, ChatEvent, ChatPlatform, ChatThread
 from outcomedesk.intake.slack import client
 from outcomedesk.tickets import services as tickets
-from outcomedesk.tickets.models import Comment, Ticket
+from outcomedesk.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 TITLE_MAX = 200
@@ -173,44 +172,6 @@ def _post_safely(channel: str, thread_ts: str, text: str) -> None:
         client.post(channel, thread_ts, text)
     except client.SlackError as exc:
         log.warning("Slack reply failed: %s", exc)
-
-
-# --- agents' replies back to the thread ----------------------------------------------------------------------
-
-def on_comment_added(comment: Comment, **_: Any) -> None:
-    """A public reply of the desk's staff on a ticket with a Slack thread goes to that thread after commit."""
-    if not comment.is_public or comment.channel == Channel.CHAT or comment.author_id is None:
-        return
-    thread = ChatThread.objects.filter(ticket_id=comment.ticket_id).select_related("channel").first()
-    if thread is None or not policy.can(comment.author, policy.WORK, comment.ticket):
-        return
-    from outcomedesk.intake.tasks import post_chat_reply
-
-    transaction.on_commit(lambda: post_chat_reply.delay(comment.pk))
-
-
-def post_reply(comment_id: int) -> bool:
-    """Post one agent reply to its ticket's thread (the task of `on_comment_added`), once: the post is recorded in
-    the transaction that makes it, so a task run again (a retry, a redelivery) finds it and posts nothing."""
-    from outcomedesk.core.html import html_to_text
-
-    comment = Comment.objects.select_related("author", "ticket").filter(pk=comment_id).first()
-    thread = ChatThread.objects.select_related("channel").filter(ticket_id=comment.ticket_id).first() if comment \
-        else None
-    if comment is None or thread is None:
-        return False
-    who = comment.author.display_name or comment.author.username if comment.author else "The desk"
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                post = ChatPost.objects.create(comment=comment, thread=thread, posted_at=clock.now())
-        except IntegrityError:
-            return False  # posted already
-        # A failure here rolls the record back, and the task's retry posts it.
-        post.message_ts = client.post(thread.channel.channel_id, thread.thread_id,
-                                      f"*{who}*: {html_to_text(comment.body)}")
-        post.save(update_fields=["message_ts"])
-    return True
 
 
 # --- channels --------------------------------------------------------------------------------------------------

@@ -1,2 +1,3 @@
-"""Microsoft Teams: an outgoing webhook (a channel's @mention of the desk) opens tickets and adds comments
-(`services`), HMAC-signed requests only."""
+"""Microsoft Teams: a Bot Framework bot (the Bot Connector's signed tokens checked in `botauth`, its REST API and
+the token endpoint in `client`) and the older outgoing webhook (HMAC-signed) open tickets and add comments
+(`services`); the bot also posts agents' public replies back to the thread (`intake.chat`)."""
