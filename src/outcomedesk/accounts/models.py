@@ -7,6 +7,8 @@ from datetime import datetime
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+from outcomedesk.core.config_cache import ConfigQuerySet
+
 
 class User(AbstractUser):
     """A person: requester, agent, manager or platform admin."""
@@ -65,6 +67,8 @@ class Desk(models.Model):
         default=True, help_text="E-mail a satisfaction survey when a ticket is resolved"
     )
     is_active = models.BooleanField(default=True)
+
+    objects = ConfigQuerySet["Desk"].as_manager()  # writes mark the cached desks changed (accounts.queries)
 
     class Meta:
         ordering = ["name"]

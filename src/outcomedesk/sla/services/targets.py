@@ -15,11 +15,13 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 
 from outcomedesk.core import clock
+from outcomedesk.core.config_cache import ConfigCache
 from outcomedesk.sla import engine
 from outcomedesk.sla.calendar import Calendar
 from outcomedesk.sla.history import history_of
 from outcomedesk.sla.models import (
     KIND_METRICS,
+    BusinessCalendar,
     EscalationFiring,
     EscalationRule,
     PolicyKind,
@@ -110,6 +112,11 @@ class PolicyBook:
         return [r for r in self.rules if (r.policy_id in (None, policy_id)) and r.metric in ("", metric)]
 
 
+# The book every ticket change reads: kept per process until a policy, target, rule or calendar changes
+# (core.config_cache). Shared by the process's threads: read it, never change it. Bulk jobs load their own.
+BOOK = ConfigCache("sla_policies", PolicyBook.load, [SlaPolicy, PolicyTarget, EscalationRule, BusinessCalendar])
+
+
 # --- targets of one ticket ---------------------------------------------------------------------------------
 
 _deferred: ContextVar[set[int] | None] = ContextVar("outcomedesk_sla_deferred", default=None)
@@ -147,7 +154,7 @@ def refresh_ticket(ticket: Ticket | int, *, now: datetime | None = None, book: P
     now = now or clock.now()
     pk = ticket.pk if isinstance(ticket, Ticket) else ticket
     row = Ticket.objects.select_related("requester").get(pk=pk)
-    book = book or PolicyBook.load()
+    book = book or BOOK.get()
     measures = engine.measure_ticket(history_of(row), book.rule_for(row), now)
     return _store(row, measures, book, now)
 

@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
+from outcomedesk.accounts.queries import active_desk
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core.audit import AuditBatch
 from outcomedesk.core.errors import Conflict, NotAllowed, NotFound
@@ -124,8 +125,7 @@ class Lookups:
         if isinstance(ref, Desk):
             return ref
         pk = as_id(str(ref))
-        lookup: dict[str, Any] = {"pk": pk} if pk is not None else {"slug": str(ref)}
-        return Desk.objects.filter(is_active=True, **lookup).first()
+        return active_desk(pk=pk) if pk is not None else active_desk(slug=str(ref))
 
     def may_work(self, actor: policy.Actor, desk: Desk) -> bool:
         return policy.can(actor, policy.WORK, desk)

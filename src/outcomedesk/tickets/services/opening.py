@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
 from outcomedesk.cmdb.models import BusinessService
-from outcomedesk.core import clock
+from outcomedesk.core import clock, config_cache
 from outcomedesk.core.audit import AuditBatch
 from outcomedesk.core.errors import AlreadyImported, InvalidInput
 from outcomedesk.core.models import Channel
@@ -179,7 +179,7 @@ def write_ticket(new: NewTicket) -> Ticket:
     SLA engine hears of it inside the transaction, notifications after commit."""
     actor = policy.person(new.actor)
     now = clock.now()
-    with _files_removed_on_failure(), transaction.atomic():
+    with _files_removed_on_failure(), config_cache.reading(), transaction.atomic():
         ticket = Ticket(
             number=_next_number(new.type),
             type=new.type,
@@ -234,8 +234,11 @@ def write_ticket(new: NewTicket) -> Ticket:
 
 
 def open_ticket(actor: policy.Actor, **fields: Any) -> Ticket:
-    """Open an incident or a request: `check_ticket`, then `write_ticket` (see each for the rules)."""
-    return write_ticket(check_ticket(actor, **fields))
+    """Open an incident or a request: `check_ticket`, then `write_ticket` (see each for the rules). The
+    configuration they read (desks, routing, priorities, SLA policies) is read as of one moment, with one query
+    when nothing changed (`core.config_cache`)."""
+    with config_cache.reading():
+        return write_ticket(check_ticket(actor, **fields))
 
 
 def _insert_once(ticket: Ticket) -> None:
