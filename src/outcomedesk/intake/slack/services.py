@@ -19,6 +19,7 @@ from outcomedesk.accounts import policy
 from outcomedesk.accounts import services as accounts
 from outcomedesk.accounts.models import Desk, User
 from outcomedesk.core import clock
+from outcomedesk.core.config_cache import ConfigCache
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.core.models import Channel
 from outcomedesk.intake import configuration
@@ -180,9 +181,20 @@ def _post_safely(channel: str, thread_ts: str, text: str) -> None:
 
 # --- agents' replies back to the thread ----------------------------------------------------------------------
 
+def _any_chat_channel() -> bool:
+    return ChatChannel.objects.exists()
+
+
+# Asked on every public reply: kept per process until a channel changes (core.config_cache). Without any channel
+# there is no thread (a thread belongs to a channel), and no need to look for one.
+CHANNELS_EXIST = ConfigCache("chat_channels", _any_chat_channel, [ChatChannel])
+
+
 def on_comment_added(comment: Comment, **_: Any) -> None:
     """A public reply of the desk's staff on a ticket with a Slack thread goes to that thread after commit."""
     if not comment.is_public or comment.channel == Channel.CHAT or comment.author_id is None:
+        return
+    if not CHANNELS_EXIST.get():
         return
     thread = ChatThread.objects.filter(ticket_id=comment.ticket_id).select_related("channel").first()
     if thread is None or not policy.can(comment.author, policy.WORK, comment.ticket):
