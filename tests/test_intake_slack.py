@@ -175,3 +175,20 @@ def test_an_agents_reply_is_posted_once_however_often_its_task_runs(slack: Slack
         comment = tickets.add_comment(world.bob, ticket, "Try the new client", public=True)
     assert post_reply(comment.pk) is False  # run again (a retry): nothing more is posted
     assert [p["text"] for p in slack.posted()].count("*Bob Agent*: Try the new client") == 1
+
+
+def test_without_any_chat_channel_a_reply_looks_for_no_thread(world: World) -> None:
+    """A thread belongs to a channel: with none connected, an agent's reply asks nothing about threads."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests import factories as f
+
+    ticket = f.make_ticket(world.alice, world.it)
+    with CaptureQueriesContext(connection) as captured:
+        tickets.add_comment(world.bob, ticket, "On it", public=True)
+    assert not [q for q in captured.captured_queries if "intake_chatthread" in q["sql"]]
+    ChatChannel.objects.create(platform="slack", channel_id="C0IT", name="#it-help", desk=world.it)
+    with CaptureQueriesContext(connection) as captured:
+        tickets.add_comment(world.bob, ticket, "Still on it", public=True)
+    assert [q for q in captured.captured_queries if "intake_chatthread" in q["sql"]]

@@ -300,6 +300,30 @@ def test_ola_targets_per_group_and_underpinning_contract_while_pending_on_a_vend
     assert not TicketTarget.objects.filter(ticket=ticket, metric="group_hold", cycle=1).exists()  # no OLA for it
 
 
+def test_the_targets_of_a_new_ticket_are_those_a_replay_of_its_history_gives(
+        world: World, it_policy: SlaPolicy) -> None:
+    """A ticket just opened gets its targets from the ticket in memory (no replay): the same rows as a replay."""
+    f.make_policy("VIP first", order=1, desk=world.it, vip=True, targets={"resolution": 60})
+    f.make_policy("Groups", kind="ola", calendar=it_policy.calendar, targets={"group_hold": 120})
+    sla.save_escalation_rule(OPERATOR, {"name": "Late", "policy": it_policy.pk, "metric": "resolution",
+                                        "at_percent": 50, "action": "notify_assignee"})
+    boss = f.make_user("boss", is_vip=True)
+    with clock.at(at("2026-06-09T16:50")):
+        opened = [
+            f.make_ticket(world.alice, world.it),
+            f.make_ticket(boss, world.it),
+            tickets.open_ticket(world.bob, desk=world.it, title="Phoned in", requester=world.alice, impact=1,
+                                urgency=2, group=world.it_group, assignee=world.bob, channel="phone"),
+        ]
+    fields = ["metric", "cycle", *sla.STORED_FIELDS]
+    for ticket in opened:
+        written = sorted(TicketTarget.objects.filter(ticket=ticket).values_list(*fields))
+        sla.refresh_ticket(ticket.pk, now=ticket.opened_at)
+        assert written == sorted(TicketTarget.objects.filter(ticket=ticket).values_list(*fields))
+    assert {m for (m,) in TicketTarget.objects.filter(ticket=opened[2]).values_list("metric")} == {
+        "response", "resolution", "group_hold"}
+
+
 def test_deferred_refresh_gives_the_same_targets_as_live_changes(world: World, it_policy: SlaPolicy) -> None:
     def script() -> Ticket:
         with clock.at(at("2026-06-09T09:00")):

@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models
 
+from outcomedesk.core.config_cache import ConfigQuerySet
+
 
 def validate_sender(value: str) -> None:
     """An address, with or without a name: `it@example.org` or `IT Service Desk <it@example.org>`."""
@@ -83,6 +85,8 @@ class Desk(models.Model):
                   "come back to it. Empty: OUTCOMEDESK_EMAIL_FROM",
     )
     is_active = models.BooleanField(default=True)
+
+    objects = ConfigQuerySet["Desk"].as_manager()  # writes mark the cached desks changed (accounts.queries)
 
     class Meta:
         ordering = ["name"]

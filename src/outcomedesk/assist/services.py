@@ -433,10 +433,10 @@ def decide(actor: User, suggestion_id: int, accept: bool, *, channel: str = Chan
     return suggestion
 
 
-def on_ticket_changed(sender: Any, ticket: Ticket, now: Any, **_: Any) -> None:
+def on_ticket_changed(sender: Any, ticket: Ticket, now: Any, created: bool = False, **_: Any) -> None:
     """A person changed a field the AI had applied or suggested: record the correction (it feeds training and
-    the live precision figures)."""
-    if _applying.get():
+    the live precision figures). A ticket just opened has no suggestions yet: the triage comes after commit."""
+    if _applying.get() or created:
         return
     pending = list(Suggestion.objects.filter(ticket_id=ticket.pk, kind=SuggestionKind.FIELD,
                                              outcome__in=(Outcome.APPLIED, Outcome.OPEN)))

@@ -45,3 +45,13 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.object_type}#{self.object_id} {self.action} {self.field}"
+
+
+class ConfigVersion(models.Model):
+    """The version of one kind of configuration (`core.config_cache`): a new random stamp whenever it changes."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    stamp = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.stamp}"

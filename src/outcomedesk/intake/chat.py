@@ -13,9 +13,10 @@ from django.db import IntegrityError, transaction
 
 from outcomedesk.accounts import policy
 from outcomedesk.core import clock
+from outcomedesk.core.config_cache import ConfigCache
 from outcomedesk.core.html import html_to_text
 from outcomedesk.core.models import Channel
-from outcomedesk.intake.models import ChatPlatform, ChatPost, ChatThread
+from outcomedesk.intake.models import ChatChannel, ChatPlatform, ChatPost, ChatThread
 from outcomedesk.tickets.models import Comment
 
 
@@ -26,9 +27,20 @@ def can_post(thread: ChatThread) -> bool:
     return bool(thread.service_url and thread.conversation_id and settings.OUTCOMEDESK_TEAMS_APP_ID)
 
 
+def _any_chat_channel() -> bool:
+    return ChatChannel.objects.exists()
+
+
+# Asked on every public reply: kept per process until a channel changes (core.config_cache). Without any channel
+# there is no thread (a thread belongs to a channel), and no need to look for one.
+CHANNELS_EXIST = ConfigCache("chat_channels", _any_chat_channel, [ChatChannel])
+
+
 def on_comment_added(comment: Comment, **_: Any) -> None:
     """A public reply of the desk's staff on a ticket with a chat thread goes to that thread after commit."""
     if not comment.is_public or comment.channel == Channel.CHAT or comment.author_id is None:
+        return
+    if not CHANNELS_EXIST.get():
         return
     thread = ChatThread.objects.filter(ticket_id=comment.ticket_id).select_related("channel").first()
     if thread is None or not can_post(thread) or not policy.can(comment.author, policy.WORK, comment.ticket):

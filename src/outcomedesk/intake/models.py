@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import models
 
 from outcomedesk.accounts.models import Desk
+from outcomedesk.core.config_cache import ConfigQuerySet
 from outcomedesk.tickets.models import Comment, Ticket
 
 
@@ -173,6 +174,8 @@ class ChatChannel(models.Model):
     desk = models.ForeignKey(Desk, on_delete=models.CASCADE, related_name="chat_channels")
     is_active = models.BooleanField(default=True)
 
+    objects = ConfigQuerySet["ChatChannel"].as_manager()  # writes mark the cached "any channel?" changed
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["platform", "channel_id"], name="intake_chat_channel_once")]
 
@@ -248,6 +251,8 @@ class WebhookSubscription(models.Model):
     events = models.JSONField(default=list, help_text="created, assigned, comment, note, state, resolved, reopened")
     secret_env = models.CharField(max_length=100, help_text="The environment variable holding the signing secret")
     is_active = models.BooleanField(default=True)
+
+    objects = ConfigQuerySet["WebhookSubscription"].as_manager()  # writes mark the cached subscriptions changed
 
     class Meta:
         ordering = ["desk__name", "name"]

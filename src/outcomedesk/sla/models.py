@@ -7,6 +7,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 
+from outcomedesk.core.config_cache import ConfigQuerySet
 from outcomedesk.sla import engine
 from outcomedesk.sla.calendar import Calendar, calendar_from_json
 
@@ -17,6 +18,8 @@ class BusinessCalendar(models.Model):
     name = models.CharField(max_length=100, unique=True)
     definition = models.JSONField(help_text='{"timezone": ..., "hours": {...} or "24x7", "holidays": {...}}')
     updated_at = models.DateTimeField()
+
+    objects = ConfigQuerySet["BusinessCalendar"].as_manager()  # writes mark the cached policy book changed
 
     class Meta:
         ordering = ["name"]
@@ -112,6 +115,8 @@ class SlaPolicy(models.Model):
                                            default=ResolutionStop.RESOLVED)
     updated_at = models.DateTimeField()
 
+    objects = ConfigQuerySet["SlaPolicy"].as_manager()  # writes mark the cached policy book changed
+
     class Meta:
         ordering = ["kind", "order", "name"]
         verbose_name = "SLA policy"
@@ -128,6 +133,8 @@ class PolicyTarget(models.Model):
     metric = models.CharField(max_length=20, choices=Metric.choices)
     priority = models.PositiveSmallIntegerField(null=True, blank=True)
     minutes = models.PositiveIntegerField(help_text="Business minutes in the policy's calendar")
+
+    objects = ConfigQuerySet["PolicyTarget"].as_manager()  # writes mark the cached policy book changed
 
     class Meta:
         ordering = ["policy", "metric", "priority"]
@@ -168,6 +175,8 @@ class EscalationRule(models.Model):
         default=False, help_text="Hold notifications until the policy's calendar is working"
     )
     is_active = models.BooleanField(default=True)
+
+    objects = ConfigQuerySet["EscalationRule"].as_manager()  # writes mark the cached policy book changed
 
     class Meta:
         ordering = ["at_percent", "name"]

@@ -1,11 +1,11 @@
 """Bulk loads of tickets (history imports, benchmark data): the check of `services.open_ticket`, a faster write.
 
-`services.open_ticket` writes one ticket with routing, notifications and ~20 queries; a history load of
-millions of rows cannot afford that. `load_tickets` checks every row with `services.check_ticket` (the same
-rules as every ticket opened, with the batch's references fetched at once), reserves a block of numbers
-per batch with one UPDATE, and writes tickets, their comments, audit events and search documents with
-COPY (PostgreSQL) or `executemany`. Nothing is routed or notified: rows arrive with their group, assignee
-and state decided.
+`services.open_ticket` writes one ticket with routing, SLA targets and notifications in about ten queries; a
+history load of millions of rows cannot afford even that. `load_tickets` checks every row with
+`services.check_ticket` (the same rules as every ticket opened, with the batch's references fetched at once),
+reserves a block of numbers per batch with one UPDATE, and writes tickets, their comments, audit events and
+search documents with COPY (PostgreSQL) or `executemany`. Nothing is routed or notified: rows arrive with their
+group, assignee and state decided.
 
 Each batch commits on its own, so `progress` reports work that is saved. Wrap the call in
 `transaction.atomic()` for all-or-none (the number sequence row then stays locked until the end).

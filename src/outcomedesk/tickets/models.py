@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from outcomedesk.core.config_cache import ConfigQuerySet
 from outcomedesk.core.models import Channel
 
 
@@ -74,6 +75,8 @@ class PriorityMatrixEntry(models.Model):
     impact = models.PositiveSmallIntegerField(choices=Level.choices)
     urgency = models.PositiveSmallIntegerField(choices=Level.choices)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices)
+
+    objects = ConfigQuerySet["PriorityMatrixEntry"].as_manager()  # writes mark the cached configuration changed
 
     class Meta:
         ordering = ["impact", "urgency"]
@@ -293,6 +296,8 @@ class AssignmentRule(models.Model):
     )
     group = models.ForeignKey("accounts.AssignmentGroup", on_delete=models.CASCADE, related_name="+")
     is_active = models.BooleanField(default=True)
+
+    objects = ConfigQuerySet["AssignmentRule"].as_manager()  # writes mark the cached configuration changed
 
     class Meta:
         ordering = ["desk", "order", "id"]

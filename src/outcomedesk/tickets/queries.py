@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,9 +10,10 @@ from typing import Any
 from django.db.models import QuerySet
 
 from outcomedesk.accounts import policy
+from outcomedesk.accounts.models import User
 from outcomedesk.core.audit import events_for
 from outcomedesk.core.models import AuditEvent
-from outcomedesk.tickets.models import Comment, Ticket
+from outcomedesk.tickets.models import Comment, Tag, Ticket
 
 DETAIL_RELATED = ("desk", "requester", "assignee", "group", "service", "category")
 
@@ -25,6 +27,30 @@ def get_visible_ticket(
     ticket = qs.filter(number=number.strip().upper()).first()
     if ticket is None or not policy.can(user, policy.VIEW, ticket):
         return None
+    return ticket
+
+
+def _attach(ticket: Ticket, name: str, rows: Iterable[Any]) -> None:
+    """Hold `rows` as the ticket's `name` relation, as `prefetch_related` does: the related manager's own queryset
+    (so that filtering it still asks about this ticket only) with its result set."""
+    cache = ticket.__dict__.setdefault("_prefetched_objects_cache", {})
+    cache.pop(name, None)
+    found = getattr(ticket, name).get_queryset()
+    found._result_cache = list(rows)
+    found._prefetch_done = True
+    cache[name] = found
+
+
+def opened(ticket: Ticket, *, tags: Iterable[Tag] = (), watchers: Sequence[User] = ()) -> Ticket:
+    """A ticket just opened, with what it holds attached as if prefetched: the tags it was opened with, no
+    children or links (nothing can point at it yet), and no watchers when none were given (given ones are left to
+    be read in the database's order of people). Reading them then costs no query; changing them through the
+    related managers drops what is attached, as after a prefetch."""
+    _attach(ticket, "tags", sorted(tags, key=lambda t: t.name))
+    for name in ("children", "links_out", "links_in"):
+        _attach(ticket, name, ())
+    if not watchers:
+        _attach(ticket, "watchers", ())
     return ticket
 
 

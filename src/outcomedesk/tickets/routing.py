@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+
 from django.db.models import Count, Q
 
 from outcomedesk.accounts.models import AssignmentGroup, AssignmentMethod, User
+from outcomedesk.core.config_cache import ConfigCache
 from outcomedesk.tickets.models import OPEN_STATES, AssignmentRule, Ticket
 
 
@@ -22,12 +25,24 @@ def _matches(rule: AssignmentRule, ticket: Ticket) -> bool:
     return True
 
 
+def _active_rules() -> dict[int, list[AssignmentRule]]:
+    """The active rules of active groups, per desk, in rule order, each with its group."""
+    rules: dict[int, list[AssignmentRule]] = {}
+    for rule in AssignmentRule.objects.filter(is_active=True, group__is_active=True).select_related("group"):
+        rules.setdefault(rule.desk_id, []).append(rule)
+    return rules
+
+
+# Read on every ticket opened: kept per process until a rule or a group changes (core.config_cache).
+RULES = ConfigCache("routing_rules", _active_rules, [AssignmentRule, AssignmentGroup])
+
+
 def group_for(ticket: Ticket) -> AssignmentGroup | None:
-    """The group of the first active rule of the ticket's desk that matches, in rule order."""
-    rules = AssignmentRule.objects.filter(desk_id=ticket.desk_id, is_active=True, group__is_active=True)
-    for rule in rules.select_related("group"):
+    """The group of the first active rule of the ticket's desk that matches, in rule order (a copy: the rules are
+    shared by the process)."""
+    for rule in RULES.get().get(ticket.desk_id, ()):
         if _matches(rule, ticket):
-            return rule.group
+            return copy.copy(rule.group)
     return None
 
 

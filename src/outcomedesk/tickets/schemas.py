@@ -86,6 +86,8 @@ class TicketOut(TicketSummary):
 
     @staticmethod
     def resolve_children(obj: Ticket) -> list[str]:
+        if _prefetched(obj, "children"):  # a ticket just opened has them attached (tickets.queries.opened)
+            return [child.number for child in obj.children.all()]
         return list(obj.children.values_list("number", flat=True))
 
     @staticmethod
@@ -94,10 +96,17 @@ class TicketOut(TicketSummary):
 
         from outcomedesk.tickets.models import TicketLink
 
+        if _prefetched(obj, "links_out") and _prefetched(obj, "links_in"):
+            return sorted([link.target.number for link in obj.links_out.all()]
+                          + [link.source.number for link in obj.links_in.all()])
         pairs = TicketLink.objects.filter(Q(source=obj) | Q(target=obj)).values_list(
             "source__number", "target__number"
         )
         return sorted(target if source == obj.number else source for source, target in pairs)
+
+
+def _prefetched(obj: Ticket, name: str) -> bool:
+    return name in getattr(obj, "_prefetched_objects_cache", {})
 
 
 class TicketPage(Schema):

@@ -3,7 +3,8 @@
 from django.dispatch import Signal
 
 # Sent inside the transaction of every service call that changed a ticket, after it is saved.
-# Arguments: ticket (the saved Ticket), now (the instant of the change).
+# Arguments: ticket (the saved Ticket), now (the instant of the change), created (True from open_ticket: the ticket
+# was just inserted, with its audit events and nothing else of it stored yet; its requester is loaded).
 ticket_changed = Signal()
 
 # Sent inside the transaction of open_ticket, after the ticket is saved (and after ticket_changed).

@@ -25,6 +25,7 @@ from django.db.models import Q
 
 from outcomedesk.accounts import policy
 from outcomedesk.core import clock
+from outcomedesk.core.config_cache import ConfigCache
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound
 from outcomedesk.core.html import html_to_text
 from outcomedesk.intake import configuration
@@ -41,17 +42,28 @@ TIMEOUT = 10
 RESPONSE_KEPT = 2000
 
 
+def _active_subscriptions() -> dict[int, list[WebhookSubscription]]:
+    """The active subscriptions of each desk, by name."""
+    found: dict[int, list[WebhookSubscription]] = {}
+    for subscription in WebhookSubscription.objects.filter(is_active=True):
+        found.setdefault(subscription.desk_id, []).append(subscription)
+    return found
+
+
+# Asked on every ticket event: kept per process until a subscription changes (core.config_cache).
+SUBSCRIPTIONS = ConfigCache("webhook_subscriptions", _active_subscriptions, [WebhookSubscription])
+
+
 def on_ticket_event(event: str, ticket: Ticket, comment_id: int | None = None, now: datetime | None = None,
                     **_: Any) -> None:
     """Keep a delivery for every active subscription of the ticket's desk to `event`, in this transaction."""
-    subscriptions = [s for s in WebhookSubscription.objects.filter(desk_id=ticket.desk_id, is_active=True)
-                     if event in s.events]
+    subscriptions = [s for s in SUBSCRIPTIONS.get().get(ticket.desk_id, ()) if event in s.events]
     if not subscriptions:
         return
     now = now or clock.now()
     payload = _payload(event, ticket, comment_id, now)
     rows = WebhookDelivery.objects.bulk_create([
-        WebhookDelivery(subscription=s, desk_id=ticket.desk_id, event=event, ticket=ticket, payload=payload,
+        WebhookDelivery(subscription_id=s.pk, desk_id=ticket.desk_id, event=event, ticket=ticket, payload=payload,
                         created_at=now, next_attempt_at=now) for s in subscriptions])
     from outcomedesk.intake.tasks import send_webhook
 

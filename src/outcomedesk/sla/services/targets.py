@@ -1,6 +1,7 @@
 """The targets of one ticket: the active policies matched against it (`PolicyBook`), its targets recomputed from
-its history on every change (`on_ticket_changed`, connected in `SlaConfig.ready`) and stored with their next
-check, and the engine's view of a stored target (`measure_from_row`) that the sweep and bulk recomputes share."""
+its history on every change (`on_ticket_changed`, connected in `SlaConfig.ready`; a ticket just opened from the
+ticket in memory) and stored with their next check, and the engine's view of a stored target (`measure_from_row`)
+that the sweep and bulk recomputes share."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 
 from outcomedesk.core import clock
+from outcomedesk.core.config_cache import ConfigCache
 from outcomedesk.sla import engine
 from outcomedesk.sla.calendar import Calendar
-from outcomedesk.sla.history import history_of
+from outcomedesk.sla.history import build_history, history_of
 from outcomedesk.sla.models import (
     KIND_METRICS,
+    BusinessCalendar,
     EscalationFiring,
     EscalationRule,
     PolicyKind,
@@ -110,6 +113,11 @@ class PolicyBook:
         return [r for r in self.rules if (r.policy_id in (None, policy_id)) and r.metric in ("", metric)]
 
 
+# The book every ticket change reads: kept per process until a policy, target, rule or calendar changes
+# (core.config_cache). Shared by the process's threads: read it, never change it. Bulk jobs load their own.
+BOOK = ConfigCache("sla_policies", PolicyBook.load, [SlaPolicy, PolicyTarget, EscalationRule, BusinessCalendar])
+
+
 # --- targets of one ticket ---------------------------------------------------------------------------------
 
 _deferred: ContextVar[set[int] | None] = ContextVar("outcomedesk_sla_deferred", default=None)
@@ -133,10 +141,13 @@ def deferred(now: datetime | None = None) -> Iterator[set[int]]:
                 refresh_ticket(pk, now=now, book=book)
 
 
-def on_ticket_changed(ticket: Ticket, now: datetime, **_: Any) -> None:
+def on_ticket_changed(ticket: Ticket, now: datetime, created: bool = False, **_: Any) -> None:
     pending = _deferred.get()
     if pending is not None:
         pending.add(ticket.pk)
+        return
+    if created:
+        start_targets(ticket, now)
         return
     refresh_ticket(ticket.pk, now=now)
 
@@ -147,9 +158,28 @@ def refresh_ticket(ticket: Ticket | int, *, now: datetime | None = None, book: P
     now = now or clock.now()
     pk = ticket.pk if isinstance(ticket, Ticket) else ticket
     row = Ticket.objects.select_related("requester").get(pk=pk)
-    book = book or PolicyBook.load()
+    book = book or BOOK.get()
     measures = engine.measure_ticket(history_of(row), book.rule_for(row), now)
     return _store(row, measures, book, now)
+
+
+def start_targets(ticket: Ticket, now: datetime) -> list[TicketTarget]:
+    """The targets of a ticket just opened (saved in this transaction, its requester loaded), from the ticket in
+    memory: its history is one phase from its opening, and it has no stored targets or firings yet, so nothing is
+    read back or replayed. The same targets as `refresh_ticket`, written in one INSERT."""
+    book = BOOK.get()
+    current = {"state": ticket.state, "pending_reason": ticket.pending_reason, "group": ticket.group_id}
+    responses = [ticket.first_response_at] if ticket.first_response_at else []
+    history = build_history(ticket.opened_at, current, [], responses, {})
+    rows = []
+    for m in engine.measure_ticket(history, book.rule_for(ticket), now):
+        row = TicketTarget(ticket=ticket, metric=m.metric, cycle=m.cycle)
+        _fill(row, m, now)
+        row.next_check_at = _next_check(m, book.escalations(m.rule.policy_id, m.metric), set(), now)
+        rows.append(row)
+    if rows:
+        TicketTarget.objects.bulk_create(rows)
+    return rows
 
 
 def _store(ticket: Ticket, measures: list[engine.Measure], book: PolicyBook, now: datetime) -> list[TicketTarget]:

@@ -10,7 +10,8 @@ from django.db import transaction
 from django.db.models import Q
 
 from outcomedesk.accounts import policy
-from outcomedesk.accounts.models import AssignmentGroup, Desk, User
+from outcomedesk.accounts.models import AssignmentGroup, AssignmentMethod, Desk, User
+from outcomedesk.accounts.queries import active_desk
 from outcomedesk.cmdb.models import BusinessService
 from outcomedesk.core.audit import AuditBatch
 from outcomedesk.core.errors import Conflict, NotAllowed, NotFound
@@ -99,9 +100,9 @@ def _audit(ticket: Ticket, actor: User | None, channel: str, now: Any) -> AuditB
     return AuditBatch("ticket", ticket.pk, actor.pk if actor else None, channel, now)
 
 
-def _changed(ticket: Ticket, now: Any) -> None:
+def _changed(ticket: Ticket, now: Any, *, created: bool = False) -> None:
     """Tell subscribers (the SLA engine) inside the transaction, so that what they derive commits with it."""
-    ticket_changed.send(sender=Ticket, ticket=ticket, now=now)
+    ticket_changed.send(sender=Ticket, ticket=ticket, now=now, created=created)
 
 
 def _after_commit(event: str, ticket: Ticket, actor: User | None, **extra: Any) -> None:
@@ -124,8 +125,7 @@ class Lookups:
         if isinstance(ref, Desk):
             return ref
         pk = as_id(str(ref))
-        lookup: dict[str, Any] = {"pk": pk} if pk is not None else {"slug": str(ref)}
-        return Desk.objects.filter(is_active=True, **lookup).first()
+        return active_desk(pk=pk) if pk is not None else active_desk(slug=str(ref))
 
     def may_work(self, actor: policy.Actor, desk: Desk) -> bool:
         return policy.can(actor, policy.WORK, desk)
@@ -233,13 +233,19 @@ def _pk(value: Any) -> Any:
     return -1
 
 
-def _set_tags(ticket: Ticket, names: list[str]) -> None:
+def _set_tags(ticket: Ticket, names: list[str], *, new: bool = False) -> list[Tag]:
+    """Make the ticket's tags these (creating the missing ones); `new`: a ticket just opened, which has none."""
     existing = {t.name: t for t in Tag.objects.filter(name__in=names)}
     missing = [Tag(name=n) for n in names if n not in existing]
     if missing:
         Tag.objects.bulk_create(missing, ignore_conflicts=True)
         existing = {t.name: t for t in Tag.objects.filter(name__in=names)}
-    ticket.tags.set([existing[n] for n in names])
+    tags = [existing[n] for n in names]
+    if new:
+        ticket.tags.add(*tags)
+    else:
+        ticket.tags.set(tags)
+    return tags
 
 
 def _validate_title(errors: dict[str, str], title: Any) -> str:
@@ -263,8 +269,9 @@ def _validate_text(errors: dict[str, str], name: str, value: Any, *, required: b
 
 
 def _assign_in_group(ticket: Ticket, group: AssignmentGroup | None) -> User | None:
-    """Pick an agent of `group` by its method (round robin / least loaded), holding the group row lock."""
-    if group is None:
+    """Pick an agent of `group` by its method (round robin / least loaded), holding the group row lock. A group
+    assigned by hand picks nobody: no lock."""
+    if group is None or group.assignment_method == AssignmentMethod.MANUAL:
         return None
     locked = AssignmentGroup.objects.select_for_update().get(pk=group.pk)
     agent = routing.agent_for(locked)

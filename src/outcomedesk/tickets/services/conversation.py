@@ -16,7 +16,7 @@ from django.db import transaction
 
 from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import User
-from outcomedesk.core import clock
+from outcomedesk.core import clock, config_cache
 from outcomedesk.core.audit import AuditBatch
 from outcomedesk.core.errors import InvalidInput, NotAllowed, NotFound, TooLarge
 from outcomedesk.core.html import to_safe_html
@@ -51,12 +51,14 @@ def add_comment(
     channel: str = Channel.WEB,
     attachments: Sequence[UploadedFile] = (),
 ) -> Comment:
-    """A public reply or an internal note. A requester's reply resumes a ticket pending on the requester."""
+    """A public reply or an internal note. A requester's reply resumes a ticket pending on the requester. The
+    configuration its subscribers read (SLA policies, webhook subscriptions, chat channels) is read as of one moment
+    (`core.config_cache`)."""
     errors: dict[str, str] = {}
     body = _validate_text(errors, "body", body, required=True)
     for upload in attachments:
         _check_upload(errors, upload)
-    with _files_removed_on_failure(), transaction.atomic():
+    with _files_removed_on_failure(), config_cache.reading(), transaction.atomic():
         ticket = _lock(ticket)
         if not policy.can(actor, policy.VIEW, ticket):
             raise NotFound(f"no ticket {ticket.number}")

@@ -13,13 +13,14 @@ from django.db import IntegrityError, connection, transaction
 from outcomedesk.accounts import policy
 from outcomedesk.accounts.models import AssignmentGroup, Desk, User
 from outcomedesk.cmdb.models import BusinessService
-from outcomedesk.core import clock
+from outcomedesk.core import clock, config_cache
 from outcomedesk.core.audit import AuditBatch
 from outcomedesk.core.errors import AlreadyImported, InvalidInput
 from outcomedesk.core.models import Channel
 from outcomedesk.tickets import routing, search
-from outcomedesk.tickets.models import NUMBER_PREFIX, Category, NumberSequence, State, Ticket, TicketType
+from outcomedesk.tickets.models import NUMBER_PREFIX, Category, NumberSequence, State, Tag, Ticket, TicketType
 from outcomedesk.tickets.priority import priority_for
+from outcomedesk.tickets.queries import opened
 from outcomedesk.tickets.services.common import (
     CHANNELS,
     EXTERNAL_REF_MAX,
@@ -176,10 +177,12 @@ def check_ticket(
 def write_ticket(new: NewTicket) -> Ticket:
     """The do half of opening a ticket: number it, route it to a group (and an agent) when nobody was given, and
     store it with its audit events, tags, watchers, attachments and search document in one transaction; the
-    SLA engine hears of it inside the transaction, notifications after commit."""
+    SLA engine hears of it inside the transaction, notifications after commit. The ticket returned holds its
+    references, and its tags, watchers, children and links as if prefetched (`queries.opened`)."""
     actor = policy.person(new.actor)
     now = clock.now()
-    with _files_removed_on_failure(), transaction.atomic():
+    tags: list[Tag] = []
+    with _files_removed_on_failure(), config_cache.reading(), transaction.atomic():
         ticket = Ticket(
             number=_next_number(new.type),
             type=new.type,
@@ -220,22 +223,25 @@ def write_ticket(new: NewTicket) -> Ticket:
         for name in new.chosen:
             audit.add("set", name, None, _display(getattr(ticket, name)))
         if new.tags:
-            _set_tags(ticket, list(new.tags))
+            tags = _set_tags(ticket, list(new.tags), new=True)
         if new.watchers:
-            ticket.watchers.set(new.watchers)
+            ticket.watchers.add(*new.watchers)  # a new ticket has none to keep or remove
         audit.save()
         for upload in new.attachments:
             _store_attachment(ticket, upload, actor, comment=None, public=True, channel=new.channel)
         search.index_new_ticket(ticket)
-        _changed(ticket, now)
+        _changed(ticket, now, created=True)
         ticket_opened.send(sender=Ticket, ticket=ticket, now=now)
         _after_commit("created", ticket, actor)
-    return ticket
+    return opened(ticket, tags=tags, watchers=new.watchers)
 
 
 def open_ticket(actor: policy.Actor, **fields: Any) -> Ticket:
-    """Open an incident or a request: `check_ticket`, then `write_ticket` (see each for the rules)."""
-    return write_ticket(check_ticket(actor, **fields))
+    """Open an incident or a request: `check_ticket`, then `write_ticket` (see each for the rules). The
+    configuration they read (desks, routing, priorities, SLA policies) is read as of one moment, with one query
+    when nothing changed (`core.config_cache`)."""
+    with config_cache.reading():
+        return write_ticket(check_ticket(actor, **fields))
 
 
 def _insert_once(ticket: Ticket) -> None:
