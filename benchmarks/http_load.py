@@ -28,12 +28,15 @@ class CreateRequest:
     created_status: int = 201
 
 
-def outcomedesk_create(key: str, desk: str = "it") -> CreateRequest:
-    """POST /api/v1/tickets as the bearer token's person, into `desk`, impact and urgency 2 or 3."""
+def outcomedesk_create(key: str, desk: str = "it", *, levels: bool = True) -> CreateRequest:
+    """POST /api/v1/tickets as the bearer token's person, into `desk`, with impact and urgency 2 or 3; without
+    them when not `levels` (the AI's triage then predicts both: it never touches a value a person gave)."""
 
     def body(text: TextMaker, rng: random.Random) -> dict[str, Any]:
-        return {"desk": desk, "title": text.title(), "description": text.paragraph(15, 60),
-                "impact": rng.choice((2, 3)), "urgency": rng.choice((2, 3))}
+        found: dict[str, Any] = {"desk": desk, "title": text.title(), "description": text.paragraph(15, 60)}
+        if levels:
+            found.update(impact=rng.choice((2, 3)), urgency=rng.choice((2, 3)))
+        return found
 
     return CreateRequest("/api/v1/tickets", {"Authorization": f"Bearer {key}"}, body)
 

@@ -99,6 +99,16 @@ def ticket_count() -> int | None:
     return int(row[0]) if row else None
 
 
+def queue_id(slug: str) -> int:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/{DATABASE}") as conn:
+        row = conn.execute("SELECT id FROM helpdesk_queue WHERE slug = %s", (slug,)).fetchone()
+    if row is None:
+        raise RuntimeError(f"django-helpdesk has no queue {slug!r}: run the setup")
+    return int(row[0])
+
+
 def token() -> str:
     """The API user's DRF token (made by the load; drf_create_token returns the existing one)."""
     out = subprocess.run([str(python()), "manage.py", "drf_create_token", API_USER], check=True, cwd=SITE,
