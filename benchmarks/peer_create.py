@@ -155,9 +155,17 @@ class Broker:
         self.redis.flushdb()  # the run's own database number; no other is touched
 
     def pending(self) -> int:
-        waiting = sum(int(self.redis.llen(key)) for key in self.redis.scan_iter(match="celery*")
-                      if self.redis.type(key) == b"list")
-        return waiting + int(self.redis.hlen("unacked"))
+        """Messages in every queue (kombu's lists) and taken by a worker but not yet acknowledged (its `unacked`
+        hash): the database is the run's own, so whatever the queue names and a key prefix
+        (OUTCOMEDESK_BROKER_KEY_PREFIX) are."""
+        found = 0
+        for key in self.redis.scan_iter():
+            kind = self.redis.type(key)
+            if kind == b"list":
+                found += int(self.redis.llen(key))
+            elif kind == b"hash" and key.endswith(b"unacked"):
+                found += int(self.redis.hlen(key))
+        return found
 
     def drain(self, timeout: float) -> tuple[float, bool]:
         """Wait until no task waits or runs; (seconds waited, drained)."""
