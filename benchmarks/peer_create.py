@@ -293,8 +293,10 @@ def markdown(results: dict[str, Any]) -> str:
     catch_up = [r["worker_catch_up_s"] for r in m["rounds"][OUTCOMEDESK]]
     left = [r["tasks_left_at_end"] for r in m["rounds"][OUTCOMEDESK]]
     lines = [
-        f"### Ticket creation over HTTP, Outcomedesk and django-helpdesk 2.6.1, {results['tickets']:,} tickets each",
+        "### Ticket creation over HTTP, Outcomedesk and django-helpdesk 2.6.1",
         "",
+        f"Tickets in the databases before the run: Outcomedesk {results['tickets_in_db'][OUTCOMEDESK]:,}, "
+        f"django-helpdesk {results['tickets_in_db'][HELPDESK]:,}.",
         f"{results['started_at'][:16]} UTC; {machine_['nproc']} cores ({machine_['cpu']}), "
         f"{machine_['ram_gb']} GB; {machine_['database']}; load average before the first round "
         f"{results['load_avg_start'][0]:.2f}, after the last {results['load_avg_end'][0]:.2f}.",
