@@ -36,11 +36,14 @@ TARGETS_MS = {"queue_api": 100, "queue_html": 100, "ticket_html": 50, "ticket_ap
               "search_api": 100}
 
 
-def configure_environment(db: str, data_dir: Path, *, server_side_binding: bool = False) -> str:
-    """Environment for this process and the HTTP server it starts; returns the DATABASE_URL."""
+def configure_environment(db: str, data_dir: Path, *, server_side_binding: bool = False,
+                          database: str = PG_BENCH_DB) -> str:
+    """Environment for this process and the HTTP server it starts; returns the DATABASE_URL.
+
+    `database` names the PostgreSQL database (benchmarks/peer_create.py keeps its own)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     if db == "postgres":
-        url = f"postgres://postgres@127.0.0.1:5432/{PG_BENCH_DB}"
+        url = f"postgres://postgres@127.0.0.1:5432/{database}"
         if server_side_binding:
             # psycopg then prepares statements run 5+ times per connection: PostgreSQL plans them once.
             url += "?server_side_binding=true"
@@ -60,13 +63,13 @@ def configure_environment(db: str, data_dir: Path, *, server_side_binding: bool 
     return url
 
 
-def fresh_database(db: str, data_dir: Path) -> None:
+def fresh_database(db: str, data_dir: Path, *, database: str = PG_BENCH_DB) -> None:
     if db == "postgres":
         import psycopg
 
         with psycopg.connect(PG_ADMIN_URL.replace("postgres://", "postgresql://"), autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
+            conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {database}")
     else:
         for suffix in ("", "-wal", "-shm"):
             (data_dir / f"bench.sqlite3{suffix}").unlink(missing_ok=True)
