@@ -35,6 +35,8 @@ from typing import Any
 
 from tests.net import free_port
 
+from benchmarks import intake_mail
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 GROUPS, ROUNDS, NEW, REPEATED = 100, 5, 10, 10  # 100 groups x 5 notifications x (10 new + 10 repeated)
@@ -43,21 +45,7 @@ PG_DB = "outcomedesk_bench_storm"
 
 
 def configure(db: str, data_dir: Path) -> None:
-    if db == "postgres":
-        import psycopg
-
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_DB}")
-        url = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
-    else:
-        url = f"sqlite:///{data_dir / 'storm.sqlite3'}"
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "outcomedesk.config.settings", "DATABASE_URL": url,
-        "OUTCOMEDESK_DATA_DIR": str(data_dir), "OUTCOMEDESK_HTTPS": "false",
-        "OUTCOMEDESK_SECRET_KEY": "benchmark-secret-key-not-for-production-" + "x" * 30,
-        "OUTCOMEDESK_EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend", "OUTCOMEDESK_LOG_LEVEL": "ERROR",
-    })
+    intake_mail.configure(db, data_dir, pg_db=PG_DB, sqlite_name="storm.sqlite3")
     os.environ.pop("CELERY_BROKER_URL", None)  # the embedded default: serve's own worker threads
 
 

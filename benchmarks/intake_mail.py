@@ -31,16 +31,18 @@ RESULTS = ROOT / "benchmarks" / "results"
 PG_DB = "outcomedesk_bench_intake"
 
 
-def configure(db: str, data_dir: Path) -> None:
+def configure(db: str, data_dir: Path, *, pg_db: str = PG_DB, sqlite_name: str = "intake.sqlite3") -> None:
+    """A fresh database (PostgreSQL `pg_db`, dropped and created again, or a SQLite file in `data_dir`) and the
+    environment of a benchmark process and of the servers it starts."""
     if db == "postgres":
         import psycopg
 
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_DB}")
-        url = f"postgres://postgres@127.0.0.1:5432/{PG_DB}"
+            conn.execute(f"DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {pg_db}")
+        url = f"postgres://postgres@127.0.0.1:5432/{pg_db}"
     else:
-        url = f"sqlite:///{data_dir / 'intake.sqlite3'}"
+        url = f"sqlite:///{data_dir / sqlite_name}"
     os.environ.update({
         "DJANGO_SETTINGS_MODULE": "outcomedesk.config.settings", "DATABASE_URL": url,
         "OUTCOMEDESK_DATA_DIR": str(data_dir), "OUTCOMEDESK_HTTPS": "false",
